@@ -1,0 +1,272 @@
+"""Sans-I/O framing: bytes in, messages out; messages in, bytes out.
+
+:class:`RequestParser` reads what clients send the way FreeSWITCH's
+``read_packet`` does (PROTOCOL.md §1): leading CR/LF skipped, a packet ends at two
+LFs with only CRs between them, a 10 MiB header cap, ``Content-Length`` bodies in
+0..16 MiB, bodies cut at the first NUL. One fix from §9: each header line ends at its
+own terminator, so mixed LF/CRLF packets parse as the client meant.
+
+:class:`FrameParser` reads what servers send (used by the clients and the tests).
+
+The ``*_frame`` functions build every message the server sends, byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from eventsocket.protocol.message import Frame, Request
+
+MAX_HEADER_BLOCK = 10 * 1024 * 1024
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+_END_MARKER = re.compile(rb"\n\r*\n")
+_FRAME_END = re.compile(rb"\n\r?\n")
+_ATOI = re.compile(r"\s*([+-]?\d+)")
+
+
+class ProtocolError(Exception):
+    """The peer broke the framing rules; the connection cannot go on."""
+
+
+class ContentLengthError(ProtocolError):
+    """A ``Content-Length`` outside 0..16 MiB (FreeSWITCH closes the connection)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(f"Rejecting Content-Length '{value}' (out of range)")
+        self.value = value
+
+
+def atoi(text: str) -> int:
+    """C's ``atoi``: leading blanks, a sign, digits; anything else is 0."""
+    match = _ATOI.match(text)
+    return int(match.group(1)) if match else 0
+
+
+def parse_header_block(block: str) -> tuple[str, list[tuple[str, str]], int]:
+    """Split a client header block into (command line, headers, content length).
+
+    Header names are not trimmed, leading spaces of values are skipped, an empty
+    value deletes the header, duplicates are kept in order.
+    """
+    lines = block.split("\n")
+    command = lines[0].rstrip("\r")
+    headers: list[tuple[str, str]] = []
+    length = 0
+    for line in lines[1:]:
+        line = line.rstrip("\r")
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue
+        value = value.lstrip(" ")
+        if name.lower() == "content-length":
+            length = atoi(value)
+            if length < 0 or length > MAX_CONTENT_LENGTH:
+                raise ContentLengthError(value)
+        if value == "":
+            lname = name.lower()
+            headers = [(k, v) for k, v in headers if k.lower() != lname]
+            continue
+        headers.append((name, value))
+    return command, headers, length
+
+
+class RequestParser:
+    """Incremental parser for the client-to-server direction.
+
+    ``feed()`` takes any chunk of bytes and returns the complete requests it finished.
+    After a :class:`ProtocolError` the parser is spent: the connection must close.
+    """
+
+    __slots__ = ("_buf", "_pending")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        # a parsed header block still waiting for its body: (line, headers, raw, length)
+        self._pending: tuple[str, list[tuple[str, str]], str, int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a complete request."""
+        return len(self._buf)
+
+    @property
+    def idle(self) -> bool:
+        """True when no partial packet is waiting (FreeSWITCH writes events only then)."""
+        return self._pending is None and not self._buf
+
+    def feed(self, data: bytes) -> list[Request]:
+        buf = self._buf
+        buf += data
+        out: list[Request] = []
+        while True:
+            if self._pending is not None:
+                line, headers, raw, length = self._pending
+                if len(buf) < length:
+                    break
+                body_bytes = bytes(buf[:length])
+                del buf[:length]
+                self._pending = None
+                nul = body_bytes.find(b"\0")
+                if nul >= 0:
+                    body_bytes = body_bytes[:nul]
+                body = body_bytes.decode("utf-8", "surrogateescape")
+                out.append(Request(line, headers, body, raw))
+                continue
+            # leading blank lines between packets are thrown away
+            skip = 0
+            while skip < len(buf) and buf[skip] in (0x0A, 0x0D):
+                skip += 1
+            if skip:
+                del buf[:skip]
+            if not buf:
+                break
+            match = _END_MARKER.search(buf)
+            if match is None:
+                if len(buf) < MAX_HEADER_BLOCK:
+                    break
+                end = MAX_HEADER_BLOCK  # FreeSWITCH parses what it has after 10 MiB
+            else:
+                end = match.end()
+                if end > MAX_HEADER_BLOCK:
+                    end = MAX_HEADER_BLOCK
+            raw = bytes(buf[:end]).decode("utf-8", "surrogateescape")
+            del buf[:end]
+            line, headers, length = parse_header_block(raw)
+            if length > 0:
+                self._pending = (line, headers, raw, length)
+                continue
+            out.append(Request(line, headers, None, raw))
+        return out
+
+
+class FrameParser:
+    """Incremental parser for the server-to-client direction (clients and tests).
+
+    Frames end their header block with a blank line; ``Content-Length`` gives the
+    body. Limits keep a hostile server from growing the client's memory without bound.
+    """
+
+    __slots__ = ("_buf", "_pending", "max_body", "max_header")
+
+    def __init__(self, max_header: int = MAX_HEADER_BLOCK, max_body: int = 256 * 1024 * 1024) -> None:
+        self._buf = bytearray()
+        self._pending: tuple[list[tuple[str, str]], int] | None = None
+        self.max_header = max_header
+        self.max_body = max_body
+
+    def feed(self, data: bytes) -> list[Frame]:
+        buf = self._buf
+        buf += data
+        out: list[Frame] = []
+        while True:
+            if self._pending is not None:
+                headers, length = self._pending
+                if len(buf) < length:
+                    break
+                body = bytes(buf[:length])
+                del buf[:length]
+                self._pending = None
+                out.append(Frame(headers, body))
+                continue
+            skip = 0
+            while skip < len(buf) and buf[skip] in (0x0A, 0x0D):
+                skip += 1
+            if skip:
+                del buf[:skip]
+            if not buf:
+                break
+            match = _FRAME_END.search(buf)
+            if match is None:
+                if len(buf) > self.max_header:
+                    raise ProtocolError("header block too large")
+                break
+            end, sep = match.start(), match.end() - match.start()
+            head = bytes(buf[:end]).decode("utf-8", "surrogateescape")
+            del buf[: end + sep]
+            headers: list[tuple[str, str]] = []
+            length = 0
+            for line in head.split("\n"):
+                line = line.rstrip("\r")
+                name, colon, value = line.partition(":")
+                if not colon:
+                    continue
+                value = value.strip()
+                headers.append((name, value))
+                if name.lower() == "content-length":
+                    length = atoi(value)
+                    if length < 0 or length > self.max_body:
+                        raise ProtocolError(f"bad Content-Length {value!r}")
+            if length > 0:
+                self._pending = (headers, length)
+                continue
+            out.append(Frame(headers, b""))
+        return out
+
+
+# -- what the server sends -------------------------------------------------------------------
+
+GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+SHUTDOWN = "The system is being shut down.\n"
+LOST_EVENTS = "killed listener because of lost events\n"
+LOST_LOGS = "killed listener because of lost log lines\n"
+
+AUTH_REQUEST = b"Content-Type: auth/request\n\n"
+RUDE_REJECTION = b"Content-Type: text/rude-rejection\nContent-Length: 24\n\nAccess Denied, go away.\n"
+REPLY_TEXT_LIMIT = 511
+
+
+def _enc(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def command_reply_frame(text: str, extra: Iterable[tuple[str, str]] = ()) -> bytes:
+    """``command/reply`` with Reply-Text cut to 511 bytes, as FreeSWITCH's reply buffer does."""
+    raw = _enc(text)
+    if len(raw) > REPLY_TEXT_LIMIT:
+        raw = raw[:REPLY_TEXT_LIMIT]
+    parts = [b"Content-Type: command/reply\nReply-Text: ", raw, b"\n"]
+    for name, value in extra:
+        parts.append(_enc(f"{name}: {value}\n"))
+    parts.append(b"\n")
+    return b"".join(parts)
+
+
+def api_response_frame(body: str | bytes) -> bytes:
+    data = body if isinstance(body, bytes) else _enc(body)
+    return b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(data), data)
+
+
+def disconnect_frame(message: str = GOODBYE, session_uuid: str | None = None) -> bytes:
+    """The ``text/disconnect-notice`` that ends a connection (session form when controlling a call)."""
+    body = _enc(message or "Disconnected.\n")
+    if session_uuid:
+        head = (
+            f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {session_uuid}\n"
+            f"Content-Disposition: disconnect\nContent-Length: {len(body)}\n\n"
+        )
+    else:
+        head = f"Content-Type: text/disconnect-notice\nContent-Length: {len(body)}\n\n"
+    return _enc(head) + body
+
+
+def linger_frame(session_uuid: str, channel_name: str, linger_time: int) -> bytes:
+    """The notice an outbound (or myevents) socket gets when its channel hangs up while lingering."""
+    return _enc(
+        f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {session_uuid}\n"
+        f"Content-Disposition: linger\nChannel-Name: {channel_name}\nLinger-Time: {linger_time}\n"
+        "Content-Length: 0\n\n"
+    )
+
+
+def log_frame(
+    text: str, level: int, channel: int, file: str, func: str, line: int, user_data: str = ""
+) -> bytes:
+    body = _enc(text)
+    head = (
+        f"Content-Type: log/data\nContent-Length: {len(body)}\nLog-Level: {level}\n"
+        f"Text-Channel: {channel}\nLog-File: {file}\nLog-Func: {func}\nLog-Line: {line}\n"
+        f"User-Data: {user_data}\n\n"
+    )
+    return _enc(head) + body
