@@ -1,0 +1,184 @@
+"""API commands that need no calls: echo, status, version, uptime, globals, eval, log, show..."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid as uuidlib
+from typing import TYPE_CHECKING
+
+from eventsocket.switch.api import ApiCall, ApiError
+from eventsocket.switch.api.show import show
+from eventsocket.switch.log import DEBUG, level_from_text
+
+if TYPE_CHECKING:
+    from eventsocket.switch.core import SwitchCore
+
+UPTIME_USAGE = "-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n"
+UPTIME_UNITS: dict[str, int] = {
+    "us": 1, "microseconds": 1, "ms": 1000, "milliseconds": 1000, "s": 1_000_000, "seconds": 1_000_000,
+    "m": 60_000_000, "minutes": 60_000_000, "h": 3_600_000_000, "hours": 3_600_000_000,
+    "d": 86_400_000_000, "days": 86_400_000_000,
+}
+
+
+def echo(call: ApiCall) -> str:
+    return call.args
+
+
+def status(call: ApiCall) -> str:
+    core = call.core
+    stats = core.stats
+    now = core.clock.time()
+    idle = core.cpu.sample()
+    state = "ready" if core.ready else "not ready"
+    return (
+        f"UP {core.uptime_text()}\n"
+        f"FreeSWITCH (Version {core.version} {core.version_revision.strip('()')}) is {state}\n"
+        f"{stats.since_startup} session(s) since startup\n"
+        f"{stats.count} session(s) - peak {stats.peak}, last 5min {stats.peak_five_min} \n"
+        f"{stats.sps(now)} session(s) per Sec out of max {stats.sps_max}, peak {stats.sps_peak}, "
+        f"last 5min {stats.sps_peak_five_min} \n"
+        f"{stats.max_sessions} session(s) max\n"
+        f"min idle cpu 0.00/{idle:.2f}\n"
+        "Current Stack Size/Max 240K/8192K\n"
+    )
+
+
+def version(call: ApiCall) -> str:
+    core = call.core
+    if call.args.split()[:1] == ["short"]:
+        return f"{core.version}\n"
+    return f"FreeSWITCH Version {core.version_full} {core.version_revision}\n"
+
+
+def uptime(call: ApiCall) -> str:
+    unit = call.args.split()[0].lower() if call.args.split() else "s"
+    scale = UPTIME_UNITS.get(unit)
+    if scale is None:
+        return UPTIME_USAGE
+    return f"{int(call.core.uptime() * 1_000_000) // scale}\n"
+
+
+def hostname(call: ApiCall) -> str:
+    return call.core.identity.hostname
+
+
+def switchname(call: ApiCall) -> str:
+    return call.core.identity.switchname
+
+
+def global_getvar(call: ApiCall) -> str:
+    core = call.core
+    if not call.args:
+        return "".join(f"{name}={value}\n" for name, value in core.global_vars.items())
+    return core.global_vars.get(call.args, "")
+
+
+def global_setvar(call: ApiCall) -> str:
+    name, eq, value = call.args.partition("=")
+    name = name.strip()
+    if not eq or not name:
+        return "-USAGE: <var>=<value> [=<value2>]\n"
+    value = value.strip()
+    current, eq2, replacement = value.partition("=")
+    core = call.core
+    if eq2:  # var=expected=new: only set when the current value matches
+        if core.global_vars.get(name, "") == current.strip():
+            core.global_vars[name] = replacement.strip()
+    elif value:
+        core.global_vars[name] = value
+    else:
+        core.global_vars.pop(name, None)
+    return "+OK"
+
+
+def eval_(call: ApiCall) -> str:
+    core = call.core
+    text = call.args
+    channel_vars: dict[str, str] | None = None
+    if text.lower().startswith("uuid:"):
+        uuid, _, text = text[5:].partition(" ")
+        lookup = getattr(core, "channel_variables", None)
+        channel_vars = lookup(uuid) if lookup else None
+    return core.expand(text, channel_vars)
+
+
+def expand_(call: ApiCall) -> str:
+    """``expand <command> <args>``: expand variables in the arguments, then run the command."""
+    core = call.core
+    text = core.expand(call.args)
+    command, _, args = text.partition(" ")
+    if not command:
+        raise ApiError
+    return core.run_api_sync(command, args) if core.api.get(command) else _not_found(command)
+
+
+def _not_found(command: str) -> str:
+    raise ApiError(command)
+
+
+async def msleep(call: ApiCall) -> str:
+    from eventsocket.protocol.framing import atoi
+
+    await call.core.clock.sleep(max(0, atoi(call.args)) / 1000.0)
+    return "+OK"
+
+
+def module_exists(call: ApiCall) -> str:
+    return "true" if call.args and call.args in call.core.modules else "false"
+
+
+def log_(call: ApiCall) -> str:
+    if not call.args:
+        return "-ERR\n"
+    level_text, space, message = call.args.partition(" ")
+    level = DEBUG
+    if space:
+        parsed = level_from_text(level_text)
+        level = parsed if parsed is not None and parsed >= 0 else DEBUG
+    else:
+        message = level_text
+    call.core.log(level, message, file="mod_commands.c", function="log_function", line=7247)
+    return "+OK\n"
+
+
+def create_uuid(call: ApiCall) -> str:
+    return str(uuidlib.uuid4())
+
+
+def md5(call: ApiCall) -> str:
+    if not call.args:
+        return "!err!"
+    return hashlib.md5(call.args.encode(), usedforsecurity=False).hexdigest()
+
+
+def reloadxml(call: ApiCall) -> str:
+    reload = getattr(call.core, "reload_xml", None)
+    if reload is not None:
+        reload()
+    return "+OK [Success]\n"
+
+
+def register(core: SwitchCore) -> None:
+    add = core.register_api
+    add("echo", "Echo", "<data>", "mod_commands", echo)
+    add("status", "Show current status", "", "mod_commands", status)
+    add("version", "Version", "[short]", "mod_commands", version)
+    add("uptime", "Show uptime", UPTIME_USAGE[8:-1], "mod_commands", uptime)
+    add("hostname", "Return the system hostname", "", "mod_commands", hostname)
+    add("switchname", "Return the switch name", "", "mod_commands", switchname)
+    add("global_getvar", "Get global var", "<var>", "mod_commands", global_getvar)
+    add("global_setvar", "Set global var", "<var>=<value> [=<value2>]", "mod_commands", global_setvar)
+    add("eval", "eval (noop)", "[uuid:<uuid> ]<expression>", "mod_commands", eval_)
+    add("expand", "Execute an api with variable expansion", "[uuid:<uuid> ]<cmd> <args>", "mod_commands",
+        expand_)
+    add("msleep", "Sleep N milliseconds", "<milliseconds>", "mod_commands", msleep)
+    add("module_exists", "Check if module exists", "<module>", "mod_commands", module_exists)
+    add("show", "Show various reports", "codec|endpoint|application|api|dialplan|file|timer|calls [count]|"
+        "channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|"
+        "aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status",
+        "mod_commands", show)
+    add("log", "Log", "<level> <message>", "mod_commands", log_)
+    add("create_uuid", "Create a uuid", "<uuid> <other_uuid>", "mod_commands", create_uuid)
+    add("md5", "Return md5 hash", "<data>", "mod_commands", md5)
+    add("reloadxml", "Reload XML", "", "mod_commands", reloadxml)

@@ -1,0 +1,353 @@
+"""The embedded switch core: identity, globals, event bus, log, API commands, statistics.
+
+It knows nothing about sockets. The server reaches it through a narrow surface
+(run an API command, fire/subscribe events, subscribe to the log, find a directory
+user, and for calls the session methods added by the call layer), so any object
+offering the same surface can stand behind the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from eventsocket.protocol.events import Event
+from eventsocket.switch.api import ApiCall, ApiError, ApiRegistry
+from eventsocket.switch.bus import EventBus
+from eventsocket.switch.clock import Clock
+from eventsocket.switch.expand import expand
+from eventsocket.switch.identity import (
+    FREESWITCH_VERSION,
+    FREESWITCH_VERSION_FULL,
+    FREESWITCH_VERSION_REVISION,
+    SwitchIdentity,
+)
+from eventsocket.switch.log import LogLine, LogListener
+
+if TYPE_CHECKING:
+    from eventsocket.switch.config import ConfDir
+
+log = logging.getLogger("eventsocket.core")
+
+
+@dataclass(slots=True)
+class Interface:
+    """A loaded interface (api, application, endpoint, dialplan...), as ``show modules`` lists."""
+
+    type: str
+    name: str
+    module: str
+    description: str = ""
+    syntax: str = ""
+
+    @property
+    def filename(self) -> str:
+        return f"/usr/lib/freeswitch/mod/{self.module}.so"
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """The counters that ``status`` and HEARTBEAT report; the call layer keeps them current."""
+
+    count: int = 0
+    since_startup: int = 0
+    peak: int = 0
+    peak_five_min: int = 0
+    max_sessions: int = 1000
+    sps_max: int = 30
+    sps_peak: int = 0
+    sps_peak_five_min: int = 0
+    _created: list[float] = field(default_factory=list)
+
+    def session_created(self, now: float) -> None:
+        self.count += 1
+        self.since_startup += 1
+        self.peak = max(self.peak, self.count)
+        self.peak_five_min = max(self.peak_five_min, self.count)
+        self._created.append(now)
+        sps = self.sps(now)
+        self.sps_peak = max(self.sps_peak, sps)
+        self.sps_peak_five_min = max(self.sps_peak_five_min, sps)
+
+    def session_destroyed(self) -> None:
+        self.count = max(0, self.count - 1)
+
+    def sps(self, now: float) -> int:
+        """Sessions created in the last second."""
+        created = self._created
+        while created and created[0] < now - 1.0:
+            created.pop(0)
+        return len(created)
+
+
+class CpuMeter:
+    """Idle CPU percentage of this process's share of one core, measured between calls."""
+
+    def __init__(self) -> None:
+        self._wall = time.monotonic()
+        self._cpu = time.process_time()
+        self.idle = 100.0
+
+    def sample(self) -> float:
+        wall, cpu = time.monotonic(), time.process_time()
+        dt = wall - self._wall
+        if dt >= 0.5:
+            busy = (cpu - self._cpu) / dt * 100.0
+            self.idle = max(0.0, min(100.0, 100.0 - busy))
+            self._wall, self._cpu = wall, cpu
+        return self.idle
+
+
+class SwitchCore:
+    """One switch instance."""
+
+    def __init__(
+        self,
+        conf: ConfDir | None = None,
+        *,
+        identity: SwitchIdentity | None = None,
+        clock: Clock | None = None,
+        heartbeat_interval: float = 20.0,
+    ) -> None:
+        self.conf = conf
+        self.clock = clock or Clock()
+        if identity is None:
+            hostname = conf.global_vars.get("hostname") if conf else None
+            identity = SwitchIdentity(hostname=hostname) if hostname else SwitchIdentity()
+        self.identity = identity
+        self.global_vars: dict[str, str] = dict(conf.global_vars) if conf else {}
+        self.global_vars.setdefault("hostname", identity.hostname)
+        self.global_vars.setdefault("switchname", identity.switchname)
+        self.global_vars.setdefault("local_ip_v4", identity.ipv4)
+        self.global_vars.setdefault("local_ip_v6", identity.ipv6)
+        self.global_vars["core_uuid"] = identity.core_uuid
+        self.bus = EventBus(identity, self.clock)
+        self.api = ApiRegistry()
+        self.interfaces: list[Interface] = []
+        self.stats = SessionStats()
+        self.cpu = CpuMeter()
+        self.heartbeat_interval = heartbeat_interval
+        self.started = self.clock.monotonic()
+        self.ready = True
+        self._log_listeners: list[LogListener] = []
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.version = FREESWITCH_VERSION
+        self.version_full = FREESWITCH_VERSION_FULL
+        self.version_revision = FREESWITCH_VERSION_REVISION
+        self._load_modules()
+
+    def _load_modules(self) -> None:
+        from eventsocket.switch.api import core as core_api
+
+        core_api.register(self)
+        self.add_interface("management", "event_socket", "mod_event_socket")
+        self.add_interface("api", "event_sink", "mod_event_socket", "event_sink", "<web data>")
+
+    def add_interface(self, type_: str, name: str, module: str, description: str = "", syntax: str = "") -> None:
+        self.interfaces.append(Interface(type_, name, module, description, syntax))
+
+    def register_api(self, name: str, description: str, syntax: str, module: str,
+                     function: object) -> None:
+        """Register an API command and list it as an interface of ``module``."""
+        self.api.add(name, description, syntax, module, function)  # type: ignore[arg-type]
+        self.add_interface("api", name, module, description, syntax)
+
+    @property
+    def modules(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for iface in self.interfaces:
+            seen.setdefault(iface.module, None)
+        return list(seen)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the core's own timers (the HEARTBEAT)."""
+        if self.heartbeat_interval > 0 and self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+
+    async def stop(self) -> None:
+        self.ready = False
+        tasks = [t for t in (self._heartbeat, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._heartbeat = None
+
+    def spawn(self, coro: object, name: str | None = None) -> asyncio.Task[object]:
+        """Run a background coroutine owned by the core (cancelled on stop, errors logged)."""
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        if name:
+            task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.heartbeat_interval)
+            self.bus.fire(self.heartbeat_event())
+
+    # -- time and statistics -----------------------------------------------------------------
+
+    def uptime(self) -> float:
+        """Seconds since the core started."""
+        return self.clock.monotonic() - self.started
+
+    def uptime_text(self) -> str:
+        """``0 years, 0 days, 0 hours, 3 minutes, ...`` with FreeSWITCH's singulars."""
+        micros = int(self.uptime() * 1_000_000)
+        mms = micros % 1000
+        ms = micros // 1000 % 1000
+        sec = micros // 1_000_000 % 60
+        minutes = micros // 60_000_000 % 60
+        hours = micros // 3_600_000_000 % 24
+        days = micros // 86_400_000_000 % 365
+        years = micros // (86_400_000_000 * 365)
+
+        def unit(value: int, name: str) -> str:
+            return f"{value} {name}{'' if value == 1 else 's'}"
+
+        return ", ".join([
+            unit(years, "year"), unit(days, "day"), unit(hours, "hour"), unit(minutes, "minute"),
+            unit(sec, "second"), unit(ms, "millisecond"), unit(mms, "microsecond"),
+        ])
+
+    def heartbeat_event(self) -> Event:
+        stats = self.stats
+        now = self.clock.time()
+        idle = self.cpu.sample()
+        return self.bus.create(
+            "HEARTBEAT",
+            calling_file="switch_core.c",
+            calling_function="send_heartbeat",
+            calling_line=86,
+            headers=[
+                ("Event-Info", "System Ready"),
+                ("Up-Time", self.uptime_text()),
+                ("FreeSWITCH-Version", self.version_full),
+                ("Uptime-msec", str(int(self.uptime() * 1000))),
+                ("Session-Count", str(stats.count)),
+                ("Max-Sessions", str(stats.max_sessions)),
+                ("Session-Per-Sec", str(stats.sps_max)),
+                ("Session-Per-Sec-Last", str(stats.sps(now))),
+                ("Session-Per-Sec-Max", str(stats.sps_peak)),
+                ("Session-Per-Sec-FiveMin", str(stats.sps_peak_five_min)),
+                ("Session-Since-Startup", str(stats.since_startup)),
+                ("Session-Peak-Max", str(stats.peak)),
+                ("Session-Peak-FiveMin", str(stats.peak_five_min)),
+                ("Idle-CPU", f"{idle:f}"),
+            ],
+        )
+
+    # -- variables ---------------------------------------------------------------------------
+
+    def get_global(self, name: str) -> str | None:
+        return self.global_vars.get(name)
+
+    def expand(self, text: str, channel_vars: dict[str, str] | None = None) -> str:
+        """Expand ``${...}`` with a channel's variables (if any), then the globals."""
+        lookup = channel_vars.get if channel_vars is not None else (lambda _name: None)
+        return expand(text, lookup, self.global_vars.get, self.run_api_sync)
+
+    # -- API ---------------------------------------------------------------------------------
+
+    def run_api_sync(self, command: str, args: str) -> str:
+        """Run an API command that does not wait (for ``${cmd args}`` expansion)."""
+        entry = self.api.get(command.strip())
+        if entry is None:
+            return ""
+        try:
+            result = entry.function(ApiCall(self, command.strip(), args.strip()))
+        except ApiError:
+            return ""
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            return ""
+        return result
+
+    async def execute_api(self, command: str, args: str = "", session_uuid: str | None = None) -> str | None:
+        """Run an API command; None when it is unknown or failed. Fires the API event."""
+        command = command.strip()
+        args = args.strip()
+        entry = self.api.get(command)
+        output: str | None
+        if entry is None:
+            output = None
+        else:
+            try:
+                result = entry.function(ApiCall(self, command, args, session_uuid))
+                output = (await result) if inspect.isawaitable(result) else result
+            except ApiError:
+                output = None
+        self.fire_api_event(command, args)
+        return output
+
+    def fire_api_event(self, command: str, args: str) -> None:
+        headers = [("API-Command", command)]
+        if args:
+            headers.append(("API-Command-Argument", args))
+        self.bus.fire(self.bus.create(
+            "API", calling_file="switch_loadable_module.c", calling_function="switch_api_execute",
+            calling_line=2963, headers=headers,
+        ))
+
+    # -- log ---------------------------------------------------------------------------------
+
+    def add_log_listener(self, listener: LogListener) -> None:
+        if listener not in self._log_listeners:
+            self._log_listeners.append(listener)
+
+    def remove_log_listener(self, listener: LogListener) -> None:
+        try:
+            self._log_listeners.remove(listener)
+        except ValueError:
+            pass
+
+    def log(
+        self, level: int, message: str, *, file: str = "switch_core.c", function: str = "",
+        line: int = 0, session_uuid: str = "", channel: int | None = None,
+    ) -> None:
+        """Write a log line to every ``log`` subscriber (and Python logging at debug)."""
+        if not message.endswith("\n"):
+            message += "\n"
+        entry = LogLine(
+            level, message, file, function, line,
+            channel if channel is not None else (3 if session_uuid else 0),
+            session_uuid, self.clock.time(), self.cpu.idle,
+        )
+        log.debug("%s", message.rstrip("\n"))
+        for listener in tuple(self._log_listeners):
+            try:
+                listener(entry)
+            except Exception:
+                log.exception("log listener failed")
+
+    # -- directory ---------------------------------------------------------------------------
+
+    def find_user(self, user: str, domain: str) -> dict[str, str] | None:
+        """The merged ``<param>`` values (lower-cased names) of a directory user, or None."""
+        if self.conf is None:
+            return None
+        found = self.conf.find_user(user, domain)
+        return dict(found.params) if found is not None else None
+
+    def interfaces_of(self, type_: str) -> Iterable[Interface]:
+        return (i for i in self.interfaces if i.type == type_)
