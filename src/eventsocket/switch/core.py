@@ -13,7 +13,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -283,22 +283,44 @@ class SwitchCore:
             return ""
         return result
 
-    async def execute_api(self, command: str, args: str = "", session_uuid: str | None = None) -> str | None:
-        """Run an API command; None when it is unknown or failed. Fires the API event."""
+    def call_api(
+        self, command: str, args: str = "", session_uuid: str | None = None
+    ) -> str | None | Awaitable[str | None]:
+        """Run an API command: its output, None when unknown or failed, or an awaitable of those.
+
+        Commands that answer at once return plain values so the socket layer can
+        reply without scheduling anything; the API event fires when the command ends.
+        """
         command = command.strip()
         args = args.strip()
         entry = self.api.get(command)
-        output: str | None
         if entry is None:
+            self.fire_api_event(command, args)
+            return None
+        try:
+            result = entry.function(ApiCall(self, command, args, session_uuid))
+        except ApiError:
+            self.fire_api_event(command, args)
+            return None
+        if inspect.isawaitable(result):
+            return self._finish_api(command, args, result)
+        self.fire_api_event(command, args)
+        return result
+
+    async def _finish_api(self, command: str, args: str, pending: Awaitable[str]) -> str | None:
+        try:
+            output: str | None = await pending
+        except ApiError:
             output = None
-        else:
-            try:
-                result = entry.function(ApiCall(self, command, args, session_uuid))
-                output = (await result) if inspect.isawaitable(result) else result
-            except ApiError:
-                output = None
         self.fire_api_event(command, args)
         return output
+
+    async def execute_api(self, command: str, args: str = "", session_uuid: str | None = None) -> str | None:
+        """Run an API command and wait for it; None when it is unknown or failed."""
+        outcome = self.call_api(command, args, session_uuid)
+        if outcome is None or isinstance(outcome, str):
+            return outcome
+        return await outcome
 
     def fire_api_event(self, command: str, args: str) -> None:
         headers = [("API-Command", command)]

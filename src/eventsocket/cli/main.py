@@ -1,0 +1,102 @@
+"""``eventsocket``: the command line (``serve``, ``console``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from eventsocket import __version__
+
+log = logging.getLogger("eventsocket")
+
+
+def _install_uvloop() -> str:
+    """Use uvloop when it is installed (it is an optional extra)."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    uvloop.install()
+    return "uvloop"
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Load the conf_dir, start the switch core and the event socket, run until a signal."""
+    from eventsocket.server.acl import AclRegistry
+    from eventsocket.server.listener import BindError, EventSocketServer
+    from eventsocket.server.settings import EventSocketSettings
+    from eventsocket.switch.config import ConfDir, ConfigError
+    from eventsocket.switch.core import SwitchCore
+
+    try:
+        conf = ConfDir.load(args.conf_dir)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    settings = EventSocketSettings.from_conf(conf).with_overrides(
+        listen_ip=args.listen_ip, listen_port=args.listen_port, password=args.password
+    )
+    if args.heartbeat is not None:
+        settings.heartbeat_interval = args.heartbeat
+    acl_conf = conf.configuration("acl.conf")
+    acl = AclRegistry.from_xml(acl_conf.find("network-lists") if acl_conf is not None else None,
+                               conf.domain_cidrs)
+    core = SwitchCore(conf, heartbeat_interval=settings.heartbeat_interval)
+    server = EventSocketServer(core, settings, acl)
+    try:
+        await server.start()
+    except BindError as exc:
+        log.error("%s", exc)
+        return 1
+    await core.start()
+    if not settings.is_loopback_only() and settings.password == "ClueCon":
+        log.warning("listening on %s beyond loopback with the default password ClueCon: set a password "
+                    "in event_socket.conf.xml or with --password", settings.listen_ip)
+    log.info("eventsocket %s listening on %s port %s (%s)", __version__, settings.listen_ip, server.port,
+             args.loop_name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    await core.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eventsocket", description="FreeSWITCH's event socket in Python.")
+    parser.add_argument("--version", action="version", version=f"eventsocket {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("serve", help="run the event socket server over the embedded switch core")
+    run.add_argument("--conf-dir", help="a FreeSWITCH-style conf directory (default: the built-in one)")
+    run.add_argument("--listen-ip", help="override listen-ip from event_socket.conf")
+    run.add_argument("--listen-port", type=int, help="override listen-port from event_socket.conf")
+    run.add_argument("--password", help="override password from event_socket.conf")
+    run.add_argument("--heartbeat", type=float, help="seconds between HEARTBEAT events (0: none)")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command == "serve":
+        args.loop_name = _install_uvloop()
+        try:
+            return asyncio.run(serve(args))
+        except KeyboardInterrupt:
+            return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""mod_event_socket over asyncio: listener, connections, commands, subscriptions, ACL, settings."""

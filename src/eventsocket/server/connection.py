@@ -1,0 +1,354 @@
+"""One event socket connection: framing in, command dispatch, bounded event and log queues out.
+
+Requests are handled strictly in order. A command that answers at once (nearly all)
+is handled inline in ``data_received``; one that waits (a slow ``api``, a blocking
+``sendmsg``) makes the connection busy until it finishes, and requests that arrive
+meanwhile wait their turn. Events and log lines are queued and written only between
+commands, so a reply always precedes the events its command caused, as in FreeSWITCH.
+
+Slow readers: the transport's write buffer has a high-water mark. While the peer
+does not read, nothing more is written and events pile up in the bounded queue;
+past its size they are dropped and counted, and past ``lost_events_limit``
+consecutive drops the listener is killed with FreeSWITCH's notice. A write that makes
+no progress for ``write_stall_timeout`` seconds closes the connection. Nothing here
+ever blocks the event loop, so other connections never notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from eventsocket.protocol.events import Event
+from eventsocket.protocol.framing import (
+    AUTH_REQUEST,
+    GOODBYE,
+    LOST_EVENTS,
+    LOST_LOGS,
+    RUDE_REJECTION,
+    ContentLengthError,
+    ProtocolError,
+    RequestParser,
+    command_reply_frame,
+    disconnect_frame,
+    log_frame,
+)
+from eventsocket.protocol.message import Request
+from eventsocket.server.subscriptions import Subscriptions
+from eventsocket.switch.log import LogLine
+
+if TYPE_CHECKING:
+    from eventsocket.server.listener import EventSocketServer
+    from eventsocket.server.permissions import Permissions
+
+log = logging.getLogger("eventsocket.connection")
+
+WRITE_HIGH_WATER = 1024 * 1024
+MAX_PENDING_REQUESTS = 1024
+
+
+class Connection(asyncio.Protocol):
+    """The server side of one TCP connection (inbound mode)."""
+
+    def __init__(self, server: EventSocketServer) -> None:
+        self.server = server
+        self.core = server.core
+        self.settings = server.settings
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.parser = RequestParser()
+        self.subs = Subscriptions()
+        self.authenticated = False
+        self.outbound = False
+        self.full = True
+        self.permissions: Permissions | None = None
+        self.session_uuid: str | None = None
+        self.log_level: int | None = None
+        self.closing = False
+        self.got_first_packet = False
+        self._requests: deque[Request] = deque()
+        self._busy = False
+        self._reading_paused = False
+        self._events: deque[Event] = deque()
+        self._logs: deque[LogLine] = deque()
+        self._flush_scheduled = False
+        self._write_paused = False
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._first_packet_timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.lost_events = 0
+        self.lost_logs = 0
+        self.total_lost_events = 0
+        self.total_lost_logs = 0
+        self._on_bus = False
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = (str(peer[0]), int(peer[1]))
+        self.server.connections.add(self)
+        rejecting = self.server.acl.first_rejecting(self.settings.apply_inbound_acl, self.peer[0])
+        if rejecting is not None:
+            self.core.log(4, f"IP {self.peer[0]} Rejected by acl \"{rejecting}\"",
+                          file="mod_event_socket.c", function="listener_run", line=1834)
+            transport.write(RUDE_REJECTION)
+            self.close(GOODBYE)
+            return
+        if self.settings.debug:
+            log.info("connection from %s:%s", *self.peer)
+        transport.write(AUTH_REQUEST)
+        self._arm_first_packet_timer()
+
+    def _arm_first_packet_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._first_packet_timer = loop.call_later(self.settings.first_packet_timeout, self._first_packet_expired)
+
+    def _first_packet_expired(self) -> None:
+        self._first_packet_timer = None
+        if not self.got_first_packet and not self.closing:
+            self.close(GOODBYE)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            requests = self.parser.feed(data)
+        except ContentLengthError as exc:
+            self.core.log(3, str(exc), file="mod_event_socket.c", function="read_packet", line=1431)
+            self.close(GOODBYE)
+            return
+        except ProtocolError:
+            self.close(GOODBYE)
+            return
+        if requests:
+            if not self.got_first_packet:
+                self.got_first_packet = True
+                if self._first_packet_timer is not None:
+                    self._first_packet_timer.cancel()
+                    self._first_packet_timer = None
+            self._requests.extend(requests)
+            if len(self._requests) > MAX_PENDING_REQUESTS and self.transport and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            self._process()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self._detach()
+        if self.transport is not None:
+            self.server.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if self._stall_timer is None:
+            loop = asyncio.get_running_loop()
+            self._stall_timer = loop.call_later(self.settings.write_stall_timeout, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        self._schedule_flush()
+
+    def _write_stalled(self) -> None:
+        self._stall_timer = None
+        if self._write_paused and self.transport is not None:
+            log.warning("closing %s:%s: no write progress for %ss", *self.peer, self.settings.write_stall_timeout)
+            self.closing = True
+            self._detach()
+            self.transport.abort()
+
+    # -- command processing ------------------------------------------------------------------
+
+    def _process(self) -> None:
+        """Handle queued requests in order until one has to wait."""
+        from eventsocket.server.commands import dispatch
+
+        while self._requests and not self._busy and not self.closing:
+            request = self._requests.popleft()
+            try:
+                pending = dispatch(self, request)
+            except Exception:
+                log.exception("command failed: %r", request.line[:200])
+                self.reply("-ERR command failed")
+                continue
+            if pending is not None:
+                self._busy = True
+                self._task = asyncio.ensure_future(self._finish(pending))
+                return
+        if self._reading_paused and len(self._requests) < MAX_PENDING_REQUESTS // 2 and self.transport:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if not self._busy:
+            self._flush()
+
+    async def _finish(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("command failed")
+            self.reply("-ERR command failed")
+        finally:
+            self._busy = False
+            self._task = None
+        if not self.closing:
+            self._process()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.write(data)
+
+    def reply(self, text: str, extra: list[tuple[str, str]] | None = None) -> None:
+        self.send(command_reply_frame(text, extra or ()))
+
+    def close(self, message: str | None = GOODBYE, abort_after: float = 5.0) -> None:
+        """Send the disconnect notice (unless ``message`` is None) and close."""
+        if self.closing or self.transport is None:
+            return
+        self._flush_now()
+        if message is not None:
+            self.transport.write(disconnect_frame(message, self.session_uuid))
+        self.closing = True
+        self._detach()
+        transport = self.transport
+        transport.close()
+        if transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(abort_after, transport.abort)
+
+    def _detach(self) -> None:
+        """Stop receiving events and logs; cancel timers and a running command."""
+        if self._on_bus:
+            self.core.bus.unsubscribe(self.on_event)
+            self._on_bus = False
+        self.core.remove_log_listener(self.on_log)
+        for timer in (self._first_packet_timer, self._stall_timer):
+            if timer is not None:
+                timer.cancel()
+        self._first_packet_timer = self._stall_timer = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._events.clear()
+        self._logs.clear()
+
+    # -- events and logs ---------------------------------------------------------------------
+
+    def listen_to_bus(self) -> None:
+        if not self._on_bus and not self.closing:
+            self.core.bus.subscribe(self.on_event)
+            self._on_bus = True
+
+    def on_event(self, event: Event) -> None:
+        """Bus listener: select, then enqueue within the queue's bound."""
+        if not self.subs.accepts(event):
+            return
+        self.enqueue_event(event)
+
+    def enqueue_event(self, event: Event) -> None:
+        if len(self._events) >= self.settings.event_queue_size:
+            self.lost_events += 1
+            self.total_lost_events += 1
+            if self.lost_events > self.settings.lost_events_limit:
+                self.core.log(2, f"Killing listener because of too many lost events. Lost [{self.lost_events}]",
+                              file="mod_event_socket.c", function="event_handler", line=446)
+                self.kill(LOST_EVENTS)
+            return
+        if self.lost_events:
+            self.core.log(2, f"Lost [{self.lost_events}] events! Event Queue size: [{len(self._events)}/"
+                             f"{self.settings.event_queue_size}]",
+                          file="mod_event_socket.c", function="event_handler", line=438)
+            self.lost_events = 0
+        self._events.append(event)
+        self._schedule_flush()
+
+    def on_log(self, line: LogLine) -> None:
+        level = self.log_level
+        if level is None or line.level > level:
+            return
+        if len(self._logs) >= self.settings.log_queue_size:
+            self.lost_logs += 1
+            self.total_lost_logs += 1
+            if self.lost_logs > self.settings.lost_events_limit:
+                self.kill(LOST_LOGS)
+            return
+        self.lost_logs = 0
+        self._logs.append(line)
+        self._schedule_flush()
+
+    def kill(self, message: str) -> None:
+        """Close a listener that lost too much: the notice, then the socket goes, whatever it holds."""
+        if self.closing or self.transport is None:
+            return
+        self._events.clear()
+        self._logs.clear()
+        self.transport.write(disconnect_frame(message, self.session_uuid))
+        self.closing = True
+        self._detach()
+        transport = self.transport
+        transport.close()
+        asyncio.get_running_loop().call_later(1.0, transport.abort)
+
+    def flush_events(self) -> None:
+        self._events.clear()
+
+    def flush_logs(self) -> None:
+        self._logs.clear()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_scheduled or self._busy or self._write_paused or self.closing:
+            return
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._busy or self._write_paused or self.closing:
+            return
+        self._flush_now()
+
+    def _flush_now(self) -> None:
+        """Write queued events (in the listener's current format) and log lines, until the buffer is full."""
+        transport = self.transport
+        if transport is None:
+            return
+        events = self._events
+        if events:
+            fmt = self.subs.format
+            batch: list[bytes] = []
+            size = 0
+            while events and size < WRITE_HIGH_WATER:
+                frame = events.popleft().frame(fmt)
+                batch.append(frame)
+                size += len(frame)
+            transport.write(b"".join(batch))
+            if events:
+                self._schedule_flush()
+        logs = self._logs
+        if logs and not self._write_paused:
+            batch = []
+            while logs and len(batch) < 256:
+                line = logs.popleft()
+                batch.append(log_frame(line.text, line.level, line.channel, line.file, line.function,
+                                       line.line, line.user_data))
+            transport.write(b"".join(batch))
+            if logs:
+                self._schedule_flush()
+
+    @property
+    def queued_events(self) -> int:
+        return len(self._events)

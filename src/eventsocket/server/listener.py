@@ -1,0 +1,139 @@
+"""The inbound listener: binds the port, accepts connections, runs background jobs, shuts down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from eventsocket.protocol.framing import SHUTDOWN
+from eventsocket.server.acl import AclRegistry
+from eventsocket.server.connection import Connection
+from eventsocket.server.settings import EventSocketSettings
+
+if TYPE_CHECKING:
+    from eventsocket.switch.core import SwitchCore
+
+log = logging.getLogger("eventsocket.server")
+
+
+class BindError(OSError):
+    """The listen address could not be bound and stop-on-bind-error is set."""
+
+
+def make_listen_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening socket; ``::`` is dual stack (IPv4 peers appear as ``::ffff:a.b.c.d``)."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host.split("%")[0]).version == 6 else socket.AF_INET
+        infos = [(family, (host, port, 0, 0) if family == socket.AF_INET6 else (host, port))]
+    except ValueError:  # a host name
+        resolved = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = [(resolved[0][0], resolved[0][4])]
+    family, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            unspecified = ipaddress.ip_address(host.split("%")[0]).is_unspecified if ":" in host else False
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if unspecified else 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class EventSocketServer:
+    """mod_event_socket's inbound side over a switch core."""
+
+    def __init__(self, core: SwitchCore, settings: EventSocketSettings, acl: AclRegistry | None = None) -> None:
+        self.core = core
+        self.settings = settings
+        self.acl = acl or AclRegistry()
+        self.connections: set[Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._jobs: set[asyncio.Task[None]] = set()
+        self.jobs_started = 0
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when listening on port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self.settings.listen_port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Bind and listen; retries every 100 ms unless stop-on-bind-error is set, as FreeSWITCH does."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock = make_listen_socket(settings.listen_ip, settings.listen_port, settings.backlog)
+                break
+            except OSError as exc:
+                if settings.stop_on_bind_error:
+                    raise BindError(exc.errno, f"cannot bind {settings.listen_ip}:{settings.listen_port}: "
+                                               f"{exc.strerror}") from exc
+                log.error("Socket Error! Could not listen on %s:%s (%s); retrying",
+                          settings.listen_ip, settings.listen_port, exc.strerror)
+                await asyncio.sleep(0.1)
+        self._server = await loop.create_server(lambda: Connection(self), sock=sock)
+
+    async def stop(self, message: str = SHUTDOWN) -> None:
+        """Stop listening, tell every connection the system is shutting down, close them."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.close(message, abort_after=1.0)
+        for task in list(self._jobs):
+            task.cancel()
+        if self._server is not None:
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            except (asyncio.TimeoutError, OSError):
+                pass
+            self._server = None
+
+    # -- bgapi -------------------------------------------------------------------------------
+
+    def run_background_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None) -> None:
+        """Run ``command`` apart from the connection and fire BACKGROUND_JOB with its output.
+
+        The job belongs to the switch, not to the connection: it finishes and fires even
+        if the client that asked for it has gone.
+        """
+        self.jobs_started += 1
+        outcome = self.core.call_api(command, args, owner_uuid)
+        if outcome is None or isinstance(outcome, str):
+            self._fire_job(job_uuid, command, args, owner_uuid, outcome)
+            return
+        task = asyncio.ensure_future(self._await_job(job_uuid, command, args, owner_uuid, outcome))
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _await_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None,
+                         outcome: Awaitable[str | None]) -> None:
+        try:
+            output = await outcome
+        except Exception:
+            log.exception("background job %s failed", job_uuid)
+            output = None
+        self._fire_job(job_uuid, command, args, owner_uuid, output)
+
+    def _fire_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None,
+                  output: str | None) -> None:
+        command = command.strip()
+        args = args.strip()
+        body = f"-ERR {command} Command not found!\n" if output is None else output
+        headers = [("Job-UUID", job_uuid), ("Job-Owner-UUID", owner_uuid or ""), ("Job-Command", command)]
+        if args:
+            headers.append(("Job-Command-Arg", args))
+        bus = self.core.bus
+        event = bus.create("BACKGROUND_JOB", calling_file="mod_event_socket.c", calling_function="api_exec",
+                           calling_line=1572, headers=headers, body=body or None)
+        bus.fire(event)

@@ -1,0 +1,87 @@
+"""What a ``userauth`` user may do: the ``esl-allowed-*`` directory params (PROTOCOL.md §2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES, lookup_event_name
+
+# Commands whose argument is itself a command line, so the next word is checked too.
+SNEAKY_COMMANDS = frozenset({"bgapi", "sched_api", "eval", "expand", "xml_wrap"})
+_TRUE = {"yes", "on", "true", "t", "enabled", "active", "allow"}
+
+
+def switch_true(value: str | None) -> bool:
+    """FreeSWITCH's ``switch_true``: yes/on/true/t/enabled/active/allow or a non-zero number."""
+    if not value:
+        return False
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    try:
+        return int(text) != 0
+    except ValueError:
+        return False
+
+
+def split_list(value: str) -> list[str]:
+    """Split on spaces when there is any space, else on commas."""
+    parts = value.split(" ") if " " in value else value.split(",")
+    return [p for p in parts if p]
+
+
+@dataclass(slots=True)
+class Permissions:
+    """Restrictions of one authenticated user; ``None`` sets mean "not restricted"."""
+
+    events: set[str] | None = None
+    subclasses: set[str] = field(default_factory=set)
+    api: set[str] | None = None
+    log: bool = True
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> Permissions:
+        perms = cls()
+        allowed_events = params.get("esl-allowed-events")
+        if allowed_events:
+            perms.events = set()
+            custom = False
+            for token in split_list(allowed_events):
+                if custom:
+                    perms.subclasses.add(token)
+                    continue
+                name = lookup_event_name(token)
+                if name is None:
+                    continue
+                if name == CUSTOM:
+                    custom = True
+                if name == ALL:
+                    perms.events.update(EVENT_NAMES)
+                else:
+                    perms.events.add(name)
+        allowed_api = params.get("esl-allowed-api")
+        if allowed_api:
+            perms.api = set(split_list(allowed_api))
+        if "esl-allowed-log" in params:
+            perms.log = switch_true(params["esl-allowed-log"])
+        return perms
+
+    def event_allowed(self, name: str) -> bool:
+        return self.events is None or name in self.events
+
+    def subclass_allowed(self, subclass: str) -> bool:
+        return self.events is None or ALL in self.events or subclass in self.subclasses
+
+    def api_allowed(self, line: str) -> bool:
+        """Check the first word, and the next one after each sneaky command (no loops: words run out)."""
+        if self.api is None:
+            return True
+        rest = line
+        while True:
+            word, _, rest = rest.partition(" ")
+            if word not in self.api:
+                return False
+            if word not in SNEAKY_COMMANDS:
+                return True
+            if not rest:
+                return True

@@ -1,0 +1,144 @@
+"""What one listener receives: event types, CUSTOM subclasses, filters, myevents.
+
+The matching rules are FreeSWITCH's (PROTOCOL.md §4.6), checked in its order: type,
+filters, then the myevents lock. This runs for every event and every listener, so
+the common case (no filters, a type set) is two set lookups.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from eventsocket.protocol.events import Event, EventFormat
+from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES
+
+_REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
+
+
+def _compile(value: str) -> re.Pattern[str] | None:
+    """``/pattern/flags`` -> compiled regex; None when the closing slash is missing or it is invalid."""
+    if value in _REGEX_CACHE:
+        return _REGEX_CACHE[value]
+    pattern: re.Pattern[str] | None = None
+    end = value.rfind("/")
+    if end > 0:
+        flags = 0
+        for flag in value[end + 1 :]:
+            if flag == "i":
+                flags |= re.IGNORECASE
+            elif flag == "s":
+                flags |= re.DOTALL
+        try:
+            pattern = re.compile(value[1:end], flags)
+        except re.error:
+            pattern = None
+    if len(_REGEX_CACHE) > 4096:
+        _REGEX_CACHE.clear()
+    _REGEX_CACHE[value] = pattern
+    return pattern
+
+
+def filter_matches(value: str, actual: str) -> bool:
+    """Compare a stored filter value with a header value: ``/regex/`` or case-insensitive equality."""
+    if value.startswith("/"):
+        pattern = _compile(value)
+        return pattern is not None and pattern.search(actual) is not None
+    return value.lower() == actual.lower()
+
+
+@dataclass(slots=True)
+class Subscriptions:
+    """A listener's event selection."""
+
+    enabled: bool = False
+    format: EventFormat = "plain"
+    types: set[str] = field(default_factory=set)
+    subclasses: set[str] = field(default_factory=set)
+    filters: list[tuple[str, str]] = field(default_factory=list)
+    myevents: bool = False
+    session_uuid: str | None = None
+
+    # -- types -------------------------------------------------------------------------------
+
+    def add_type(self, name: str) -> None:
+        self.types.add(name)
+
+    def remove_type(self, name: str) -> None:
+        if name == ALL:
+            self.types.clear()
+            return
+        if ALL in self.types:  # ALL becomes every individual type, then one is taken away
+            self.types = {n for n in EVENT_NAMES if n != ALL}
+        self.types.discard(name)
+
+    def clear(self) -> None:
+        self.types.clear()
+        self.subclasses.clear()
+        self.enabled = False
+
+    # -- filters -----------------------------------------------------------------------------
+
+    def add_filter(self, header: str, value: str) -> None:
+        if value == "":  # an empty value deletes, as for any event header
+            self.delete_filter(header)
+            return
+        self.filters.append((header, value))
+
+    def delete_filter(self, header: str, value: str | None = None) -> None:
+        if header.lower() == "all":
+            self.filters.clear()
+            return
+        lname = header.lower()
+        self.filters = [
+            (h, v) for h, v in self.filters if not (h.lower() == lname and (value is None or v == value))
+        ]
+
+    def passes_filters(self, event: Event) -> bool:
+        accepted = False
+        for header, stored in self.filters:
+            actual = event.get(header)
+            if actual is None:
+                continue
+            value = stored
+            negative = False
+            i = 0
+            while i < len(value) and value[i] in "+- ":
+                if value[i] == "-":
+                    negative = True
+                elif value[i] == "+":
+                    negative = False
+                i += 1
+            if accepted and not negative:
+                continue
+            compare = value[i:]
+            if stored.startswith("/"):
+                compare = stored
+            if filter_matches(compare, actual):
+                if negative:
+                    return False
+                accepted = True
+        return accepted
+
+    # -- the whole check ---------------------------------------------------------------------
+
+    def accepts(self, event: Event) -> bool:
+        """FreeSWITCH's order: delivery on, type (and subclass), filters, myevents."""
+        if not self.enabled:
+            return False
+        types = self.types
+        if ALL not in types:
+            if event.name not in types:
+                return False
+            if event.name == CUSTOM and event.subclass and event.subclass not in self.subclasses:
+                return False
+        if self.filters and not self.passes_filters(event):
+            return False
+        if self.myevents:
+            unique_id = event.get("Unique-ID")
+            session = self.session_uuid
+            if session is not None and event.get("Job-Owner-UUID") == session:
+                return True
+            if unique_id is None or (session is not None and unique_id != session):
+                return False
+        return True

@@ -1,0 +1,1 @@
+"""The embedded switch core (no sockets): event bus, API commands, calls, dialplan, clock."""
