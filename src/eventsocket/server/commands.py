@@ -363,12 +363,6 @@ def _split_api(text: str) -> tuple[str, str]:
     return command, args
 
 
-def _api_output(command: str, output: str | None) -> str:
-    if output is None:
-        return f"-ERR {command} Command not found!\n"
-    return output
-
-
 def cmd_api(conn: Connection, request: Request) -> Awaitable[None] | None:
     text = request.line[4:]
     perms = conn.permissions
@@ -422,10 +416,8 @@ def cmd_log(conn: Connection, request: Request) -> None:
     word = request.line[3:].lstrip(" ").split(" ", 1)[0]
     if not word:
         level = DEBUG
-    elif _NUMBER.match(word):
-        level = min(max(int(word), 0), 63) if int(word) <= 64 else 63
     else:
-        parsed = level_from_text(word)
+        parsed = level_from_text(word, numeric=bool(_NUMBER.match(word)))
         if parsed is None:
             conn.reply("-ERR invalid log level")
             return

@@ -31,6 +31,7 @@ from eventsocket.switch.identity import (
 from eventsocket.switch.log import LogLine, LogListener
 
 if TYPE_CHECKING:
+    from eventsocket.switch.api.show import ShowProvider
     from eventsocket.switch.config import ConfDir
 
 log = logging.getLogger("eventsocket.core")
@@ -130,6 +131,8 @@ class SwitchCore:
         self.bus = EventBus(identity, self.clock)
         self.api = ApiRegistry()
         self.interfaces: list[Interface] = []
+        # ``show <what>`` tables contributed by other layers (the call layer adds channels, calls)
+        self.show_providers: dict[str, ShowProvider] = {}
         self.stats = SessionStats()
         self.cpu = CpuMeter()
         self.heartbeat_interval = heartbeat_interval
@@ -203,6 +206,13 @@ class SwitchCore:
         while True:
             await self.clock.sleep(self.heartbeat_interval)
             self.bus.fire(self.heartbeat_event())
+            self.bus.fire(self.bus.create(
+                "RE_SCHEDULE", calling_file="switch_scheduler.c", calling_function="switch_scheduler_execute",
+                calling_line=90, headers=[
+                    ("Task-ID", "1"), ("Task-Desc", "heartbeat"), ("Task-Group", "core"),
+                    ("Task-Runtime", str(int(self.clock.time() + self.heartbeat_interval))),
+                ],
+            ))
 
     # -- time and statistics -----------------------------------------------------------------
 
@@ -237,7 +247,7 @@ class SwitchCore:
             "HEARTBEAT",
             calling_file="switch_core.c",
             calling_function="send_heartbeat",
-            calling_line=86,
+            calling_line=80,
             headers=[
                 ("Event-Info", "System Ready"),
                 ("Up-Time", self.uptime_text()),
@@ -289,30 +299,34 @@ class SwitchCore:
         """Run an API command: its output, None when unknown or failed, or an awaitable of those.
 
         Commands that answer at once return plain values so the socket layer can
-        reply without scheduling anything; the API event fires when the command ends.
+        reply without scheduling anything. As in ``switch_api_execute`` the API event
+        is created (sequence number, timestamp) before the command runs and fired
+        when it ends.
         """
         command = command.strip()
         args = args.strip()
+        event = self.api_event(command, args)
         entry = self.api.get(command)
         if entry is None:
-            self.fire_api_event(command, args)
+            self.bus.fire(event)
             return None
         try:
             result = entry.function(ApiCall(self, command, args, session_uuid))
         except ApiError:
-            self.fire_api_event(command, args)
+            self.bus.fire(event)
             return None
         if inspect.isawaitable(result):
-            return self._finish_api(command, args, result)
-        self.fire_api_event(command, args)
+            return self._finish_api(event, result)
+        self.bus.fire(event)
         return result
 
-    async def _finish_api(self, command: str, args: str, pending: Awaitable[str]) -> str | None:
+    async def _finish_api(self, event: Event, pending: Awaitable[str]) -> str | None:
         try:
             output: str | None = await pending
         except ApiError:
             output = None
-        self.fire_api_event(command, args)
+        finally:
+            self.bus.fire(event)
         return output
 
     async def execute_api(self, command: str, args: str = "", session_uuid: str | None = None) -> str | None:
@@ -322,14 +336,11 @@ class SwitchCore:
             return outcome
         return await outcome
 
-    def fire_api_event(self, command: str, args: str) -> None:
-        headers = [("API-Command", command)]
-        if args:
-            headers.append(("API-Command-Argument", args))
-        self.bus.fire(self.bus.create(
+    def api_event(self, command: str, args: str) -> Event:
+        return self.bus.create(
             "API", calling_file="switch_loadable_module.c", calling_function="switch_api_execute",
-            calling_line=2963, headers=headers,
-        ))
+            calling_line=2949, headers=[("API-Command", command), ("API-Command-Argument", args)],
+        )
 
     # -- log ---------------------------------------------------------------------------------
 

@@ -24,8 +24,12 @@ CHANNEL_EVENT = 2
 CHANNEL_SESSION = 3
 
 
-def level_from_text(text: str) -> int | None:
-    """``switch_log_str2level``: a level name (case-insensitive) or None."""
+def level_from_text(text: str, numeric: bool = False) -> int | None:
+    """``switch_log_str2level``: a level name (case-insensitive), or with ``numeric`` a number
+    clamped to 0..63; None when invalid."""
+    if numeric and text.lstrip("-").isdigit():
+        value = int(text)
+        return 63 if value > 64 else max(0, value)
     if text.lower() == "disable":
         return DISABLE
     return LEVELS.get(text.lower())

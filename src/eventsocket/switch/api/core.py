@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid as uuidlib
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from eventsocket.switch.api import ApiCall, ApiError
 from eventsocket.switch.api.show import show
-from eventsocket.switch.log import DEBUG, level_from_text
+from eventsocket.switch.log import CHANNEL_SESSION, DEBUG, level_from_text
 
 if TYPE_CHECKING:
     from eventsocket.switch.core import SwitchCore
@@ -46,7 +47,8 @@ def status(call: ApiCall) -> str:
 
 def version(call: ApiCall) -> str:
     core = call.core
-    if call.args.split()[:1] == ["short"]:
+    words = call.args.split()
+    if words and "short" in words[0].lower():
         return f"{core.version}\n"
     return f"FreeSWITCH Version {core.version_full} {core.version_revision}\n"
 
@@ -96,25 +98,41 @@ def eval_(call: ApiCall) -> str:
     core = call.core
     text = call.args
     channel_vars: dict[str, str] | None = None
-    if text.lower().startswith("uuid:"):
-        uuid, _, text = text[5:].partition(" ")
+    if text[:5].lower() == "uuid:":
+        uuid, space, text = text[5:].partition(" ")
+        if not space:
+            return ""
         lookup = getattr(core, "channel_variables", None)
         channel_vars = lookup(uuid) if lookup else None
     return core.expand(text, channel_vars)
 
 
-def expand_(call: ApiCall) -> str:
-    """``expand <command> <args>``: expand variables in the arguments, then run the command."""
+def expand_(call: ApiCall) -> str | Awaitable[str]:
+    """``expand [uuid:<uuid> ]<command> <args>``: expand the arguments, then run the command."""
     core = call.core
-    text = core.expand(call.args)
-    command, _, args = text.partition(" ")
+    text = call.args
+    channel_vars: dict[str, str] | None = None
+    if text[:5].lower() == "uuid:":
+        uuid, _, text = text[5:].partition(" ")
+        lookup = getattr(core, "channel_variables", None)
+        channel_vars = lookup(uuid) if lookup else None
+    command, _, args = text.strip().partition(" ")
     if not command:
-        raise ApiError
-    return core.run_api_sync(command, args) if core.api.get(command) else _not_found(command)
+        return "-ERR No input\n"
+    outcome = core.call_api(command, core.expand(args, channel_vars), call.session_uuid)
+    if outcome is None or isinstance(outcome, str):
+        return _expanded_output(outcome)
+    return _await_expanded(outcome)
 
 
-def _not_found(command: str) -> str:
-    raise ApiError(command)
+def _expanded_output(output: str | None) -> str:
+    if output is None:
+        return "INVALID COMMAND!\n-ERR Cannot execute command\n"
+    return output
+
+
+async def _await_expanded(pending: Awaitable[str | None]) -> str:
+    return _expanded_output(await pending)
 
 
 async def msleep(call: ApiCall) -> str:
@@ -125,7 +143,9 @@ async def msleep(call: ApiCall) -> str:
 
 
 def module_exists(call: ApiCall) -> str:
-    return "true" if call.args and call.args in call.core.modules else "false"
+    if not call.args:
+        return ""
+    return "true" if call.args in call.core.modules else "false"
 
 
 def log_(call: ApiCall) -> str:
@@ -134,11 +154,12 @@ def log_(call: ApiCall) -> str:
     level_text, space, message = call.args.partition(" ")
     level = DEBUG
     if space:
-        parsed = level_from_text(level_text)
+        parsed = level_from_text(level_text, numeric=True)
         level = parsed if parsed is not None and parsed >= 0 else DEBUG
     else:
         message = level_text
-    call.core.log(level, message, file="mod_commands.c", function="log_function", line=7247)
+    call.core.log(level, message, file="mod_commands.c", function="log_function", line=7247,
+                  channel=CHANNEL_SESSION)
     return "+OK\n"
 
 

@@ -37,16 +37,17 @@ def format_table(columns: Sequence[str], rows: list[list[str]], fmt: str, delim:
             return '{"row_count": 0}\n'
         items = [dict(zip(columns, row, strict=False)) for row in rows]
         if count_only:
-            return orjson.dumps({"row_count": len(rows)}).decode()
+            return orjson.dumps({"row_count": len(rows), "rows": []}).decode()
         return orjson.dumps({"row_count": len(rows), "rows": items}).decode()
     if fmt == "xml":
         if not rows:
             return '<result row_count="0"/>\n'
-        parts = [f'<result row_count="{len(rows)}">']
+        parts = [f'<result row_count="{len(rows)}">\n']
         if not count_only:
             for index, row in enumerate(rows, 1):
-                cells = "".join(f"<{c}>{escape(v)}</{c}>" for c, v in zip(columns, row, strict=False))
-                parts.append(f'<row row_id="{index}">{cells}</row>')
+                parts.append(f'  <row row_id="{index}">\n')
+                parts += [f"    <{c}>{escape(v)}</{c}>\n" for c, v in zip(columns, row, strict=False)]
+                parts.append("  </row>\n")
         parts.append("</result>\n")
         return "".join(parts)
     if count_only or not rows:
@@ -56,44 +57,71 @@ def format_table(columns: Sequence[str], rows: list[list[str]], fmt: str, delim:
     return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
 
 
-def _api_table(core: SwitchCore, _args: list[str]) -> Table:
-    rows = sorted(([c.name, c.description, c.syntax, c.module] for c in core.api), key=lambda r: r[0])
-    return ("name", "description", "syntax", "ikey"), rows
+def _named_table(type_: str) -> ShowProvider:
+    """``show api`` / ``show application``: rows with a description, optionally one name."""
 
-
-def _interface_table(type_: str) -> ShowProvider:
-    def provider(core: SwitchCore, _args: list[str]) -> Table:
-        rows = sorted(
-            ([i.type, i.name, i.description, i.module, i.filename] for i in core.interfaces_of(type_)),
-            key=lambda r: r[1],
-        )
-        return ("type", "name", "description", "ikey", "filename"), [[r[0], r[1], r[2], r[3]] for r in rows]
+    def provider(core: SwitchCore, args: list[str]) -> Table:
+        rows = [
+            [i.name, i.description, i.syntax, i.module]
+            for i in core.interfaces_of(type_)
+            if i.description and (not args or i.name == args[0])
+        ]
+        return ("name", "description", "syntax", "ikey"), sorted(rows, key=lambda r: r[0].encode())
 
     return provider
 
 
-def _modules_table(core: SwitchCore, _args: list[str]) -> Table:
+def _typed_table(type_: str) -> ShowProvider:
+    def provider(core: SwitchCore, _args: list[str]) -> Table:
+        rows = sorted(([i.type, i.name, i.module] for i in core.interfaces_of(type_)),
+                      key=lambda r: r[1].encode())
+        return ("type", "name", "ikey"), rows
+
+    return provider
+
+
+def _modules_table(core: SwitchCore, args: list[str]) -> Table:
     rows = sorted(
-        ([i.type, i.name, i.module, i.filename] for i in core.interfaces), key=lambda r: (r[0], r[1])
+        {(i.type, i.name, i.module, i.filename) for i in core.interfaces if not args or i.module == args[0]},
+        key=lambda r: (r[0].encode(), r[1].encode()),
     )
-    return ("type", "name", "ikey", "filename"), rows
+    return ("type", "name", "ikey", "filename"), [list(r) for r in rows]
 
 
 def _interfaces_table(core: SwitchCore, _args: list[str]) -> Table:
-    rows = sorted(([i.type, i.name, i.module] for i in core.interfaces), key=lambda r: (r[0], r[1]))
+    rows = sorted(([i.type, i.name, i.module] for i in core.interfaces),
+                  key=lambda r: (r[0].encode(), r[1].encode()))
     return ("type", "name", "ikey"), rows
 
 
+def _interface_types_table(core: SwitchCore, _args: list[str]) -> Table:
+    counts: dict[str, int] = {}
+    for iface in core.interfaces:
+        counts[iface.type] = counts.get(iface.type, 0) + 1
+    return ("type", "total"), [[t, str(n)] for t, n in sorted(counts.items())]
+
+
+# exact names; the typed tables also match by prefix with a trailing "s" dropped, as FreeSWITCH does
 PROVIDERS: dict[str, ShowProvider] = {
-    "api": _api_table,
-    "application": _interface_table("application"),
-    "endpoint": _interface_table("endpoint"),
-    "dialplan": _interface_table("dialplan"),
-    "management": _interface_table("management"),
-    "modules": _modules_table,
-    "module": _modules_table,
+    "api": _named_table("api"),
+    "application": _named_table("application"),
     "interfaces": _interfaces_table,
+    "interface_types": _interface_types_table,
 }
+TYPED_PREFIXES = ("codec", "dialplan", "file", "timer", "chat", "limit", "say", "management", "endpoint")
+
+
+def find_provider(core: SwitchCore, what: str) -> ShowProvider | None:
+    if what in core.show_providers:
+        return core.show_providers[what]
+    if what in PROVIDERS:
+        return PROVIDERS[what]
+    if what.startswith("module"):
+        return _modules_table
+    for prefix in TYPED_PREFIXES:
+        if what.startswith(prefix):
+            return _typed_table(prefix)
+    return None
 
 
 def show(call: ApiCall) -> str:
@@ -101,8 +129,7 @@ def show(call: ApiCall) -> str:
     if not words:
         return f"-USAGE: {SHOW_SYNTAX}\n"
     what = words[0].lower()
-    providers: dict[str, ShowProvider] = getattr(call.core, "show_providers", PROVIDERS)
-    provider = providers.get(what)
+    provider = find_provider(call.core, what)
     if provider is None:
         return f"-USAGE: {SHOW_SYNTAX}\n"
     fmt, delim = "csv", ","
