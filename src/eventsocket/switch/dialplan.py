@@ -1,0 +1,989 @@
+"""The XML dialplan: which applications a call runs, as mod_dialplan_xml decides it.
+
+FreeSWITCH routes a call by *hunting* its context: extensions are tried in document order, each
+condition of an extension is tested against the caller profile (or against channel variables,
+or against the clock), and the ``<action>`` / ``<anti-action>`` elements of the conditions that
+decide are collected into the call's extension. This module reproduces that hunt, quirks
+included, because dialplans written for FreeSWITCH must route the same here:
+
+* the actions of a condition are collected as soon as it is decided, so an extension whose
+  later condition fails keeps the actions its earlier conditions gave, and hunting goes on;
+* a failed condition that has anti-actions makes its extension "match" (hunting stops unless
+  the extension says ``continue="true"``);
+* ``$1``..``$N`` are substituted into the data of the actions of the condition that matched;
+  ``${var}`` in action data is left for the application to expand when it runs, except for
+  ``inline="true"`` actions, which run at once during hunting.
+
+It is sans-I/O and channel-agnostic: the caller hands in the caller-profile fields, the channel
+variables, an expander and a way to run inline applications, and gets a list of actions back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from eventsocket.switch.config import c_atoi, switch_true
+
+__all__ = ["DialplanAction", "Expand", "RunInline", "XmlDialplan", "parse_inline_dialplan"]
+
+log = logging.getLogger("eventsocket.dialplan")
+
+Expand = Callable[[str, Mapping[str, str]], str]
+"""``expand(text, variables)``: ``${...}`` expansion as the channel does it. Hunting passes the
+``variables`` mapping it was given (which already holds what inline actions and regex captures
+set), so an expander may read it or the live channel: both agree."""
+
+RunInline = Callable[[str, str], None]
+"""``run_inline(application, data)``: execute an application at once, during hunting."""
+
+# parse_exten's recursion guard for nested conditions (MAX_RECUR in mod_dialplan_xml.c).
+_MAX_RECUR = 100
+
+# A condition's ``break`` attribute. An unknown value leaves the default, on-false.
+_ON_TRUE, _ON_FALSE, _ALWAYS, _NEVER = "on-true", "on-false", "always", "never"
+_BREAKS = frozenset({_ON_TRUE, _ON_FALSE, _ALWAYS, _NEVER})
+
+# The switch_channel_del_variable_prefix() that a regex="..." condition starts with.
+_REGEX_MATCH_PREFIX = "DP_REGEX_MATCH"
+
+
+@dataclass
+class DialplanAction:
+    """One application of the extension a hunt built, in the order it must run.
+
+    ``inline`` marks an action the dialplan flagged ``inline="true"``: it was executed *during*
+    hunting (through ``run_inline``) and is listed only so that the list mirrors what hunting did;
+    whoever executes the list must skip it. A list that holds nothing but inline actions still
+    means an extension was found, as in FreeSWITCH, where such a call is hung up with
+    NORMAL_CLEARING rather than NO_ROUTE_DESTINATION.
+    """
+
+    application: str
+    data: str
+    inline: bool = False
+
+
+# -- regular expressions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """What switch_regex_perform() leaves behind: PCRE's match count and the captured groups.
+
+    ``count`` is 0 on no match, else one more than the highest group that took part in the match,
+    which is how many values ``DP_MATCH`` receives. ``groups[0]`` is the whole match; a group that
+    did not take part is None (PCRE2 reports it unset, so ``$N`` gives nothing for it).
+    """
+
+    count: int
+    groups: tuple[str | None, ...] = ()
+
+    def group(self, number: int) -> str | None:
+        if 0 <= number < self.count:
+            return self.groups[number]
+        return None
+
+
+_NO_MATCH = _Match(0)
+
+# POSIX classes inside [...]: PCRE knows them, Python's re does not.
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r" \t\n\r\f\v",
+    "blank": r" \t",
+    "xdigit": "0-9A-Fa-f",
+    "word": r"\w",
+    "punct": r"!-/:-@\[-`{-~",
+    "cntrl": r"\x00-\x1f\x7f",
+    "print": r"\x20-\x7e",
+    "graph": r"\x21-\x7e",
+}
+
+
+def _group_name(pattern: str, start: int, close: str) -> tuple[str, int] | None:
+    """The group name starting at ``start`` and ending before ``close``, and the index after it."""
+    end = pattern.find(close, start)
+    if end <= start:
+        return None
+    return pattern[start:end], end + 1
+
+
+def _translate_pcre(pattern: str) -> str:
+    """Rewrite the PCRE constructs that Python's ``re`` spells differently or lacks.
+
+    Dialplans are written for PCRE; most of PCRE is also Python syntax, and this covers the rest
+    that dialplans use: named groups ``(?<n>...)`` / ``(?'n'...)`` and their back-references,
+    ``\\z`` / ``\\Z``, ``\\Q...\\E``, ``\\h``, ``\\e``, ``\\x{hh}`` and POSIX classes in brackets.
+    Anything else Python rejects makes the expression fail to compile, as a bad one would.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt == "Q":
+                end = pattern.find("\\E", i + 2)
+                literal = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
+                out.append(re.escape(literal))
+                i = n if end < 0 else end + 2
+                continue
+            if nxt == "x" and i + 2 < n and pattern[i + 2] == "{":
+                end = pattern.find("}", i + 3)
+                digits = pattern[i + 3 : end] if end > 0 else ""
+                if digits and all(ch in "0123456789abcdefABCDEF" for ch in digits):
+                    out.append(f"\\U{int(digits, 16):08x}")
+                    i = end + 1
+                    continue
+            if nxt == "h":
+                out.append(r" \t" if in_class else r"[ \t]")
+                i += 2
+                continue
+            if nxt == "e":
+                out.append(r"\x1b")
+                i += 2
+                continue
+            if not in_class:
+                if nxt == "z":
+                    out.append(r"\Z")
+                    i += 2
+                    continue
+                if nxt == "Z":
+                    out.append(r"(?=\n?\Z)")
+                    i += 2
+                    continue
+                if nxt == "k" and i + 2 < n and pattern[i + 2] in "<{'":
+                    named = _group_name(pattern, i + 3, {"<": ">", "{": "}", "'": "'"}[pattern[i + 2]])
+                    if named:
+                        out.append(f"(?P={named[0]})")
+                        i = named[1]
+                        continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c == "[" and pattern.startswith("[:", i):
+                end = pattern.find(":]", i + 2)
+                posix = _POSIX_CLASSES.get(pattern[i + 2 : end]) if end > 0 else None
+                if posix is not None:
+                    out.append(posix)
+                    i = end + 2
+                    continue
+            if c == "]":
+                in_class = False
+                out.append(c)
+            elif c in "[&~|":
+                # Literal in PCRE; escaped so Python never reads them as set operations.
+                out.append("\\" + c)
+            else:
+                out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":
+                out.append(r"\]")
+                i += 1
+            continue
+        if pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
+            out.append("(?P<")
+            i += 3
+            continue
+        if pattern.startswith("(?'", i):
+            named = _group_name(pattern, i + 3, "'")
+            if named:
+                out.append(f"(?P<{named[0]}>")
+                i = named[1]
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _ast2regex(pattern: str) -> str:
+    """switch_ast2regex(): Asterisk-style ``_NXXXXXX`` patterns (``N`` 2-9, ``X`` 0-9, ``Z`` 1-9,
+    ``.`` anything), anchored at both ends."""
+    table = {"N": "[2-9]", "X": "[0-9]", "Z": "[1-9]", ".": ".*"}
+    return "^" + "".join(table.get(ch, ch) for ch in pattern) + "$"
+
+
+@lru_cache(maxsize=1024)
+def _compile(expression: str) -> re.Pattern[str] | None:
+    """Compile a dialplan expression as switch_regex_perform() reads it, or None if it is invalid.
+
+    A leading ``_`` makes it an Asterisk-style pattern; ``/regex/flags`` takes the flags ``i``
+    (caseless) and ``s`` (dot matches newline), and without the closing ``/`` it is an error.
+    PCRE2 runs without UTF, so ``\\d``, ``\\w`` and caseless matching are ASCII-only: ``re.ASCII``.
+    """
+    if expression.startswith("_"):
+        expression = _ast2regex(expression[1:])
+    flags = re.ASCII
+    if expression.startswith("/"):
+        body = expression[1:]
+        slash = body.rfind("/")
+        if slash < 0:
+            log.error("Regular Expression Error expression[%s] missing ending '/' delimeter", expression)
+            return None
+        options = body[slash + 1 :]
+        expression = body[:slash]
+        if "i" in options:
+            flags |= re.IGNORECASE
+        if "s" in options:
+            flags |= re.DOTALL
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re.compile(_translate_pcre(expression), flags)
+    except (re.error, ValueError, OverflowError) as exc:
+        log.error("COMPILE ERROR: [%s][%s]", exc, expression)
+        return None
+
+
+def _perform(subject: str, expression: str) -> _Match:
+    """switch_regex_perform(): an unanchored search of ``subject``."""
+    pattern = _compile(expression)
+    if pattern is None:
+        return _NO_MATCH
+    found = pattern.search(subject)
+    if found is None:
+        return _NO_MATCH
+    groups: tuple[str | None, ...] = (found.group(0), *found.groups())
+    count = max(i for i, value in enumerate(groups) if value is not None) + 1
+    return _Match(count, groups[:count])
+
+
+@dataclass(slots=True)
+class _Capture:
+    """The regex whose groups ``$N`` and ``DP_MATCH`` draw on for a condition's actions."""
+
+    field_data: str
+    match: _Match
+
+
+def _substitute(data: str, capture: _Capture) -> str:
+    """switch_perform_substitution(): replace ``$N`` and ``${N}`` in ``data`` by capture group N.
+
+    Transcribed state machine and all, so odd input (``${12x``, ``$300``) comes out as it does
+    from FreeSWITCH: a group that does not exist gives nothing, a ``$`` not followed by a digit is
+    kept, and the output stops at the buffer size FreeSWITCH allocates, (len(data) +
+    len(field) + 10) * match count, less the terminator.
+    """
+    # With no match FreeSWITCH allocates nothing (undefined behaviour); one match's worth is used.
+    limit = (len(data) + len(capture.field_data) + 10) * max(capture.match.count, 1) - 1
+    out: list[str] = []
+    index: list[str] = [""] * 10  # the C index[10] buffer; its fill level z survives an error
+    z = 0
+    x = 0
+    n = len(data)
+
+    while len(out) < limit and x < n:
+        if data[x] != "$":
+            out.append(data[x])
+            x += 1
+            continue
+        x += 1
+        brace = x < n and data[x] == "{"
+        if brace:
+            x += 1
+        if not (x < n and _is_digit(data[x])):
+            x -= brace
+            out.append(data[x - 1])
+            continue
+        while x < n and _is_digit(data[x]) and z < len(index) - 1:
+            index[z] = data[x]
+            z += 1
+            x += 1
+        if brace:
+            if not (x < n and data[x] == "}"):
+                x = max(x - (z - 1), 1)
+                out.append(data[x - 1])
+                continue
+            x += 1
+        index[z] = ""
+        number = c_atoi("".join(index[:z]))
+        z = 0
+        if number < 0 or number > 256:
+            number = -1
+        value = capture.match.group(number)
+        if value:
+            out.extend(value[: limit - len(out)])
+    return "".join(out)
+
+
+def _is_digit(ch: str) -> bool:
+    return "0" <= ch <= "9"
+
+
+def _push_captures(variables: MutableMapping[str, str], name: str, match: _Match) -> None:
+    """switch_capture_regex() into channel variable ``name``: whole match then each group.
+
+    The values are pushed onto the variable, so with more than one it reads as FreeSWITCH shows
+    an array variable, ``ARRAY::whole|:group1|:...``. The variable is cleared first.
+    """
+    variables.pop(name, None)
+    values = [value for value in match.groups[: match.count] if value is not None]
+    if len(values) == 1:
+        variables[name] = values[0]
+    elif values:
+        variables[name] = "ARRAY::" + "|:".join(values)
+
+
+# -- date and time conditions ----------------------------------------------------------------
+
+_TIME_ATTRS = (
+    "date-time",
+    "year",
+    "yday",
+    "mon",
+    "mday",
+    "week",
+    "mweek",
+    "wday",
+    "hour",
+    "minute",
+    "minute-of-day",
+    "time-of-day",
+    "tz-offset",
+    "dst",
+)
+_IS_NUMBER = re.compile(r"[+-]?[0-9.]*")
+_DOW = {"sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7}
+_DOW_EOF, _DOW_ERR, _DOW_COMMA, _DOW_HYPHEN = -1, -2, ord(","), ord("-")
+
+
+def _is_number(text: str) -> bool:
+    """switch_is_number(): digits and dots after an optional sign."""
+    return _IS_NUMBER.fullmatch(text) is not None
+
+
+def _strtol(text: str, start: int) -> tuple[int, int]:
+    """C's strtol(text + start, &end, 10): the value and the index where parsing stopped."""
+    i = start
+    while i < len(text) and text[i] in " \t\n\v\f\r":
+        i += 1
+    sign = 1
+    if i < len(text) and text[i] in "+-":
+        sign = -1 if text[i] == "-" else 1
+        i += 1
+    digits_at = i
+    while i < len(text) and "0" <= text[i] <= "9":
+        i += 1
+    if i == digits_at:
+        return 0, start
+    return sign * int(text[digits_at:i]), i
+
+
+def _number_cmp(expression: str, value: int) -> bool:
+    """switch_number_cmp(): a comma list of numbers and ranges; ``18-8`` wraps around."""
+    i = 0
+    while True:
+        low, i = _strtol(expression, i)
+        if i < len(expression) and expression[i] == "-":
+            high, i = _strtol(expression, i + 1)
+            if (low <= value <= high) if low <= high else (value >= low or value <= high):
+                return True
+        elif low == value:
+            return True
+        if i >= len(expression) or expression[i] != ",":
+            return False
+        i += 1
+
+
+def _dow_cmp(expression: str, value: int) -> bool:
+    """switch_dow_cmp(): days as ``1``-``7`` (Sunday is 1) or ``sun``..``sat``, lists and ranges."""
+    prev = range_start = _DOW_EOF
+    i = 0
+    while i < len(expression):
+        ch = expression[i]
+        if ch == "-":
+            cur, i = _DOW_HYPHEN, i + 1
+        elif ch == ",":
+            cur, i = _DOW_COMMA, i + 1
+        elif "1" <= ch <= "7":
+            cur, i = int(ch), i + 1
+        elif expression[i : i + 3].lower() in _DOW:
+            cur, i = _DOW[expression[i : i + 3].lower()], i + 3
+        else:
+            log.error("Parse error for [%s] at position %d", expression, i)
+            break
+        if cur == _DOW_COMMA:
+            cur = _DOW_EOF
+        elif cur == _DOW_HYPHEN:
+            range_start = prev
+        elif range_start != _DOW_EOF:
+            inside = (
+                range_start <= value <= cur if range_start <= cur else value >= range_start or value <= cur
+            )
+            if inside:
+                return True
+            range_start = _DOW_EOF
+        elif value == cur:
+            return True
+        prev = cur
+    return False
+
+
+def _tod_cmp(expression: str, value: int) -> bool:
+    """switch_tod_cmp(): comma list of ``hh:mm[:ss]-hh:mm[:ss]`` ranges, ends included, may wrap."""
+    for item in expression.split(","):
+        hour, colon, rest = item.partition(":")
+        dash = rest.find("-")
+        if not colon or dash < 0:
+            continue
+        upper = rest[dash + 1 :]
+        max_hour, colon, max_rest = upper.partition(":")
+        if not colon:
+            continue
+        minute, _, second = rest[:dash].partition(":")
+        max_minute, _, max_second = max_rest.partition(":")
+        start = c_atoi(hour) * 3600 + c_atoi(minute) * 60 + c_atoi(second or "00")
+        end = c_atoi(max_hour) * 3600 + c_atoi(max_minute) * 60 + c_atoi(max_second or "00")
+        if (start <= value <= end) if start <= end else (value >= start or value <= end):
+            return True
+    return False
+
+
+def _parse_datetime(text: str, zone: tzinfo | None) -> datetime | None:
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=zone)
+        except ValueError:
+            continue
+    return None
+
+
+def _fulldate_cmp(expression: str, now: datetime) -> bool:
+    """switch_fulldate_cmp(): comma list of ``YYYY-MM-DD HH:MM:SS~YYYY-MM-DD HH:MM:SS`` spans,
+    start included, end excluded, read in local time."""
+    for item in expression.split(","):
+        start_text, tilde, end_text = item.partition("~")
+        if not tilde:
+            continue
+        start = _parse_datetime(start_text, now.tzinfo)
+        end = _parse_datetime(end_text, now.tzinfo)
+        if start is None or end is None:
+            log.error("Parse error for date time range (%s~%s)", start_text, end_text)
+            break
+        if start <= now < end:
+            return True
+    return False
+
+
+def _c_mod(a: int, b: int) -> int:
+    """C's ``%``, whose result takes the sign of the dividend."""
+    return int(math.fmod(a, b))
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+# -- the hunt --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Hunt:
+    """The state of one hunt: what the caller handed in and the actions collected so far."""
+
+    fields: dict[str, str]
+    variables: MutableMapping[str, str]
+    expand: Expand
+    run_inline: RunInline | None
+    actions: list[DialplanAction] = field(default_factory=list)
+
+
+def _text(element: ET.Element) -> str:
+    return element.text or ""
+
+
+def _expression_of(element: ET.Element) -> str:
+    """A condition's or regex's expression: an ``<expression>`` child (handy for CDATA) wins."""
+    child = element.find("expression")
+    if child is not None:
+        return _text(child)
+    return element.get("expression", "")
+
+
+def _action_data(element: ET.Element) -> str:
+    """An action's data: its text when it has any (CDATA), else its ``data`` attribute."""
+    return element.text or element.get("data") or ""
+
+
+class XmlDialplan:
+    """mod_dialplan_xml: hunts a context of the XML dialplan for a call.
+
+    ``contexts(name)`` returns the ``<context name=...>`` element (ConfDir.dialplan_context does),
+    so the dialplan always reads the configuration as currently loaded, and ``reloadxml`` needs no
+    notice here. ``now`` gives the time that date/time conditions test, as an aware datetime in
+    the switch's local zone; it is injectable so tests and virtual-time runs are deterministic.
+    """
+
+    def __init__(
+        self,
+        contexts: Callable[[str], ET.Element | None],
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._contexts = contexts
+        self._now = now or _local_now
+
+    def hunt(
+        self,
+        context: str,
+        fields: Mapping[str, str],
+        variables: MutableMapping[str, str],
+        expand: Expand,
+        run_inline: RunInline | None = None,
+    ) -> list[DialplanAction] | None:
+        """Hunt ``context`` for the call described by ``fields`` and ``variables``.
+
+        ``fields`` are the caller-profile fields a condition may name (``destination_number``,
+        ``caller_id_number``, ``context``, ...), looked up in any case; a field that is not there
+        reads as empty, as in FreeSWITCH, which does not fall back to channel variables (a
+        condition names a variable with ``field="${name}"``). ``variables`` are the channel's:
+        hunting reads them and writes into them what FreeSWITCH sets during hunting
+        (``DP_MATCH``, ``DP_REGEX_MATCH_N`` and the effects of inline actions), so later
+        conditions see them. ``run_inline(app, data)`` executes ``inline="true"`` actions at
+        once; without it (or when it leaves the variable alone) the variable effects of inline
+        ``set``, ``unset`` and ``export`` are applied here, so routing does not depend on it.
+
+        Returns None when neither the context nor the ``global`` context FreeSWITCH falls back to
+        exists, [] when nothing matched (the call has no route), else the actions to run.
+        """
+        xcontext = self._contexts(context)
+        if xcontext is None:
+            xcontext = self._contexts("global")
+        if xcontext is None:
+            log.warning("Context %s not found", context)
+            return None
+        hunt = _Hunt({k.lower(): v for k, v in fields.items()}, variables, expand, run_inline)
+        extensions = xcontext.findall("extension")
+        start = 0
+        if switch_true(variables.get("auto_hunt")):
+            # auto_hunt starts at the extension named after the destination, if there is one.
+            wanted = hunt.fields.get("destination_number", "").lower()
+            for i, xexten in enumerate(extensions):
+                if (xexten.get("name") or "").lower() == wanted:
+                    start = i
+                    break
+        for xexten in extensions[start:]:
+            log.debug(
+                "Dialplan: parsing [%s->%s] continue=%s",
+                context,
+                xexten.get("name", "UNKNOWN"),
+                xexten.get("continue", "false"),
+            )
+            if self._parse_exten(xexten, hunt, 0) and not switch_true(xexten.get("continue")):
+                break
+        return hunt.actions
+
+    # -- parse_exten ---------------------------------------------------------------------------
+
+    def _parse_exten(self, xexten: ET.Element, hunt: _Hunt, recur: int) -> int:
+        """parse_exten(): test the conditions of an extension (or of a condition, when nested).
+
+        Returns FreeSWITCH's ``proceed``: nonzero when the extension counts as matched. It is
+        the PCRE match count of the last regex tested (0 when it failed), 1 for conditions that
+        pass without a regex, and 1 after anti-actions.
+        """
+        proceed = 0
+        require_nested = True
+        if recur:
+            if recur > _MAX_RECUR:
+                log.error("Recursion LIMIT!")
+                return 0
+            attr = xexten.get("require-nested")
+            if attr is not None:
+                require_nested = switch_true(attr)
+
+        for xcond in xexten.findall("condition"):
+            time_match = self._datetime_check(xcond, hunt.variables)
+            do_break = (xcond.get("break") or _ON_FALSE).lower()
+            if do_break not in _BREAKS:
+                do_break = _ON_FALSE
+            anti_action = True
+            capture: _Capture | None = None
+
+            # A date/time test and a field test on one condition are not ANDed in FreeSWITCH:
+            # a passing time test already selects the actions, whatever the regex says.
+            if time_match == 1:
+                anti_action = False
+                proceed = 1
+            elif time_match == 0:
+                proceed = 0
+
+            if xcond.get("regex") is not None:
+                proceed, passed, capture = self._regex_children(xcond, hunt, proceed)
+                if passed:
+                    anti_action = False
+            else:
+                expression = hunt.expand(_expression_of(xcond), hunt.variables)
+                field_name = xcond.get("field")
+                if field_name is not None:
+                    field_data = self._field_data(field_name, hunt)
+                    match = _perform(field_data, expression)
+                    proceed = match.count
+                    log.debug(
+                        "Dialplan: Regex (%s) [%s] %s(%s) =~ /%s/ break=%s",
+                        "PASS" if match.count else "FAIL",
+                        xexten.get("name", "_anon_"),
+                        field_name,
+                        field_data,
+                        expression,
+                        do_break,
+                    )
+                    if match.count:
+                        anti_action = False
+                    if "(" in expression:
+                        capture = _Capture(field_data, match)
+                elif time_match == -1:
+                    anti_action = False
+                    proceed = 1
+
+            if anti_action:
+                for xaction in xcond.findall("anti-action"):
+                    self._add(xaction, _action_data(xaction), hunt)
+                    proceed = 1
+            else:
+                if capture is not None:
+                    _push_captures(hunt.variables, "DP_MATCH", capture.match)
+                for xaction in xcond.findall("action"):
+                    data = _action_data(xaction)
+                    if capture is not None:
+                        data = _substitute(data, capture)
+                    self._add(xaction, data, hunt)
+
+            if (
+                (not anti_action and do_break == _ON_TRUE)
+                or (anti_action and do_break == _ON_FALSE)
+                or do_break == _ALWAYS
+            ):
+                break
+
+            if proceed and xcond.find("condition") is not None:
+                proceed = self._parse_exten(xcond, hunt, recur + 1)
+                if not proceed:
+                    if do_break == _NEVER:
+                        continue
+                    break
+
+        return 1 if not require_nested else proceed
+
+    def _regex_children(
+        self, xcond: ET.Element, hunt: _Hunt, proceed: int
+    ) -> tuple[int, bool, _Capture | None]:
+        """A ``regex="all|any|xor"`` condition: test its ``<regex>`` children.
+
+        Returns the new ``proceed``, whether the condition passed, and the regex whose captures
+        the actions get. As in FreeSWITCH: ``any`` stops at the first pass and ``all`` at the
+        first failure (``xor`` tests every child and passes when exactly one did); each child with
+        a field and a ``(`` in its expression that is tested to the end sets
+        ``DP_REGEX_MATCH_<n>`` and becomes the one ``$N`` refers to, the last such winning; when
+        none did, the child the loop stopped on is used (so under ``any`` the passing one).
+        """
+        rule = (xcond.get("regex") or "").lower()
+        match_all = rule == "all"
+        xor = rule == "xor"
+        passed = failed = 0
+        for name in [name for name in hunt.variables if name.startswith(_REGEX_MATCH_PREFIX)]:
+            del hunt.variables[name]
+
+        saved: tuple[_Capture, int] | None = None
+        live: _Capture | None = None
+        for total, xregex in enumerate(xcond.findall("regex"), start=1):
+            live = None
+            regex_time_match = self._datetime_check(xregex, hunt.variables)
+            raw_expression = _expression_of(xregex)
+            expression = hunt.expand(raw_expression, hunt.variables)
+            field_name = xregex.get("field")
+            match = _NO_MATCH
+            field_data = ""
+            if field_name is not None:
+                field_data = self._field_data(field_name, hunt)
+                match = _perform(field_data, expression)
+                proceed = match.count
+                # FreeSWITCH still holds this regex if the loop stops here, but only reads it
+                # back when its expression needed no expansion.
+                if expression == raw_expression and "(" in expression:
+                    live = _Capture(field_data, match)
+                if match.count:
+                    passed += 1
+                    if not match_all and not xor:
+                        break
+                else:
+                    failed += 1
+                    if match_all and not xor:
+                        break
+            elif regex_time_match in (-1, 1):
+                passed += 1
+                proceed = 1
+                if not match_all and not xor:
+                    break
+            else:
+                failed += 1
+                if match_all:
+                    break
+            if field_name is not None and "(" in expression:
+                _push_captures(hunt.variables, f"{_REGEX_MATCH_PREFIX}_{total}", match)
+                saved = (_Capture(field_data, match), proceed)
+            live = None
+
+        ok = passed == 1 if xor else bool((match_all and not failed) or (not match_all and passed))
+        if saved is not None:
+            return saved[1], ok, saved[0]
+        return proceed, ok, live
+
+    def _field_data(self, name: str, hunt: _Hunt) -> str:
+        """What a ``field`` names: a ``${...}`` expression, else a caller-profile field."""
+        if "$" in name:
+            return hunt.expand(name, hunt.variables)
+        return hunt.fields.get(name.lower(), "")
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _add(self, xaction: ET.Element, data: str, hunt: _Hunt) -> None:
+        """Add an action (``loop`` times, default once) to the extension, or run it if inline."""
+        application = xaction.get("application", "")
+        inline = switch_true(xaction.get("inline"))
+        loop = xaction.get("loop")
+        for _ in range(c_atoi(loop) if loop is not None else 1):
+            log.debug("Dialplan: Action %s(%s) %s", application, data, "INLINE" if inline else "")
+            if inline:
+                self._run_inline(application, data, hunt)
+            hunt.actions.append(DialplanAction(application, data, inline))
+
+    def _run_inline(self, application: str, data: str, hunt: _Hunt) -> None:
+        """Execute an inline action now, so the conditions after it see what it did."""
+        variables = hunt.variables
+        effect = self._variable_effect(application, data, hunt)
+        before = variables.get(effect[0]) if effect else None
+        if hunt.run_inline is not None:
+            hunt.run_inline(application, data)
+        if effect is None or variables.get(effect[0]) != before:
+            return  # not a variable application, or run_inline already did it on the channel
+        name, value = effect
+        if value is None:
+            variables.pop(name, None)
+        else:
+            variables[name] = value
+
+    @staticmethod
+    def _variable_effect(application: str, data: str, hunt: _Hunt) -> tuple[str, str | None] | None:
+        """The variable ``set``/``unset``/``export`` would write, and its value (None unsets).
+
+        Application data is expanded when the application runs, and ``set`` expands its value
+        once more, as mod_dptools does. ``export nolocal:name=...`` touches no local variable.
+        """
+        app = application.lower()
+        if app not in ("set", "unset", "export"):
+            return None
+        text = hunt.expand(data, hunt.variables)
+        if not text:
+            return None
+        if app == "unset":
+            return text, None
+        sep = text.find("=")
+        if sep < 0 and app == "set":
+            sep = text.find(",")
+        name, value = (text, None) if sep < 0 else (text[:sep], text[sep + 1 :] or None)
+        if app == "export":
+            if name.lower().startswith("nolocal:"):
+                return None
+            return name, value
+        return name, hunt.expand(value, hunt.variables) if value is not None else None
+
+    # -- date and time -------------------------------------------------------------------------
+
+    def _datetime_check(self, element: ET.Element, variables: Mapping[str, str]) -> int:
+        """switch_xml_std_datetime_check(): -1 without time attributes, else 1 (pass) or 0.
+
+        The time is read in the zone the channel asks for: ``tod_tz_offset`` (hours from UTC)
+        or ``timezone`` (a zone name), else local time. ``dst`` compares with local time, and
+        ``dst="false"`` never passes, as in FreeSWITCH.
+        """
+        attrs = {name: element.get(name) for name in _TIME_ATTRS}
+        if all(value is None for value in attrs.values()):
+            return -1
+        local = self._now()
+        if local.tzinfo is None:
+            local = local.astimezone()
+        offset: int | None = None
+        tz_offset_var = variables.get("tod_tz_offset")
+        if tz_offset_var and _is_number(tz_offset_var):
+            offset = c_atoi(tz_offset_var)
+        tm = local
+        if offset is not None:
+            tm = local.astimezone(timezone(timedelta(hours=offset)))
+        elif variables.get("timezone"):
+            try:
+                tm = local.astimezone(ZoneInfo(variables["timezone"]))
+            except (ValueError, OSError):
+                log.error("Invalid timezone %s", variables["timezone"])
+        gmtoff = tm.utcoffset() or timedelta()
+        effective = offset if offset is not None else int(gmtoff.total_seconds() / 3600)
+
+        match = True
+        tz_offset = attrs["tz-offset"]
+        if tz_offset is not None:
+            wanted = c_atoi(tz_offset) if tz_offset and _is_number(tz_offset) else effective
+            match = wanted == effective
+        dst = attrs["dst"]
+        if match and dst:
+            match = bool(local.dst()) and switch_true(dst)
+        yday = tm.timetuple().tm_yday
+        wday = (tm.weekday() + 1) % 7  # C's tm_wday: Sunday is 0
+        checks: list[tuple[str, Callable[[str], bool]]] = [
+            ("date-time", lambda e: _fulldate_cmp(e, local)),
+            ("year", lambda e: _number_cmp(e, tm.year)),
+            ("yday", lambda e: _number_cmp(e, yday)),
+            ("mon", lambda e: _number_cmp(e, tm.month)),
+            ("mday", lambda e: _number_cmp(e, tm.day)),
+            ("week", lambda e: _number_cmp(e, (yday - 1) // 7 + 1)),
+            ("mweek", lambda e: _number_cmp(e, _week_of_month(tm.day, wday))),
+            ("wday", lambda e: _dow_cmp(e, wday + 1)),
+            ("hour", lambda e: _number_cmp(e, tm.hour)),
+            ("minute", lambda e: _number_cmp(e, tm.minute)),
+            ("minute-of-day", lambda e: _number_cmp(e, tm.hour * 60 + tm.minute + 1)),
+            ("time-of-day", lambda e: _tod_cmp(e, tm.hour * 3600 + tm.minute * 60 + tm.second)),
+        ]
+        for name, check in checks:
+            expression = attrs[name]
+            if match and expression is not None:
+                match = check(expression)
+        return 1 if match else 0
+
+
+def _week_of_month(mday: int, wday: int) -> int:
+    """The ``mweek`` of a day (1-6), as switch_xml_std_datetime_check() computes it."""
+    first_dow = _c_mod(7 - _c_mod(mday - (wday + 1), 7), 7)
+    return math.ceil((mday + first_dow) / 7.0)
+
+
+# -- the inline dialplan ---------------------------------------------------------------------
+
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+_MAX_INLINE_APPS = 128  # argv[128] in inline_dialplan_hunt()
+
+
+def _cleanup_separated(token: str, delim: str) -> str:
+    """cleanup_separated_string(): drop leading/trailing blanks and single quotes, unescape.
+
+    ``\\'``, ``\\"``, ``\\\\`` and an escaped delimiter give the character itself, ``\\n``
+    ``\\r`` ``\\t`` ``\\s`` give newline, return, tab and space; other backslashes stay. A single
+    quote is a quote only when another one follows, and spaces inside quotes are kept.
+    """
+    i = 0
+    while i < len(token) and token[i] == " ":
+        i += 1
+    out: list[str] = []
+    end: int | None = None
+    inside = False
+    while i < len(token):
+        ch = token[i]
+        escaped = False
+        if ch == "\\" and i + 1 < len(token):
+            nxt = token[i + 1]
+            if nxt in "'\"\\" or (delim and nxt == delim):
+                value: str | None = nxt
+            else:
+                value = _UNESCAPES.get(nxt)
+            if value is not None:
+                i += 1
+                out.append(value)
+                end = len(out)
+                escaped = True
+        if not escaped:
+            if ch == "'" and (inside or "'" in token[i + 1 :]):
+                inside = not inside
+                if inside:
+                    end = len(out)
+            else:
+                out.append(ch)
+                if ch != " " or inside:
+                    end = len(out)
+        i += 1
+    if end is not None:
+        del out[end:]
+    return "".join(out)
+
+
+def _separate_string(buf: str, delim: str, limit: int) -> list[str]:
+    """switch_separate_string(): split on ``delim`` outside single quotes, then clean each piece.
+
+    ``^^X`` in front changes the delimiter to ``X``. A backslash protects the next character
+    from splitting. With a space delimiter, runs of spaces separate; otherwise empty pieces
+    count. At ``limit`` pieces the last one keeps the rest of the string.
+    """
+    if buf.startswith("^^") and len(buf) >= 4:
+        delim = buf[2]
+        buf = buf[3:]
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(buf)
+    inside = False
+    blank = delim == " "
+    while i < n and len(spans) < limit:
+        start = i
+        if blank:
+            while i < n and buf[i] == " ":
+                i += 1
+        end = n
+        while i < n:
+            ch = buf[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == "'" and (blank or inside or "'" in buf[i + 1 :]):
+                inside = not inside
+            elif ch == delim and not inside:
+                end = i
+                i += 1
+                break
+            i += 1
+        spans.append((start, min(end, n)))
+        if blank:
+            while i < n and buf[i] == " ":
+                i += 1
+    if len(spans) == limit:
+        spans[-1] = (spans[-1][0], n)  # the last piece is never cut off
+    return [_cleanup_separated(buf[s:e], "" if blank else delim) for s, e in spans]
+
+
+def parse_inline_dialplan(text: str) -> list[DialplanAction]:
+    """Parse FreeSWITCH's ``inline`` dialplan: ``app:arg,app2:arg2`` (mod_dptools).
+
+    It is what ``originate <url> app:arg,app2 inline`` and ``transfer 'app:arg' inline`` run.
+    ``m:X:`` in front makes ``X`` the separator (``m:^:set:a=1^playback:b.wav``), so arguments
+    can hold commas; single quotes and backslashes protect separators too. Each piece splits at
+    its first ``:`` into application and data (no ``:``, no data). FreeSWITCH also moves the
+    caller profile's rdnis into destination_number after this dialplan; that is the caller's job.
+    """
+    if not text:
+        return []
+    delim = ","
+    if len(text) >= 4 and text[0] == "m" and text[1] == ":" and text[3] == ":":
+        delim = text[2]
+        text = text[4:]
+    actions: list[DialplanAction] = []
+    for piece in _separate_string(text, delim, _MAX_INLINE_APPS):
+        application, _, data = piece.partition(":")
+        actions.append(DialplanAction(application.lstrip(" "), data))
+    return actions
