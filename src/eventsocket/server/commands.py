@@ -265,8 +265,7 @@ def cmd_myevents_inbound(conn: Connection, request: Request) -> Awaitable[None] 
     elif len(words) > 1 and words[1].lower() in _FORMATS:
         fmt = words.pop(1).lower()
     uuid = words[0] if words else ""
-    attach = getattr(conn, "attach_session", None)
-    if not uuid or attach is None or not attach(uuid):
+    if not uuid or not conn.attach_session(uuid):
         conn.reply("-ERR invalid uuid")
         return None
     _enable_myevents(conn, fmt)
@@ -299,9 +298,7 @@ def cmd_divert_events(conn: Connection, request: Request) -> None:
         conn.reply("-ERR missing value.")
         return
     on = value.lower() == "on"
-    divert = getattr(conn, "set_divert", None)
-    if divert is not None:
-        divert(on)
+    conn.set_divert(on)
     conn.reply("+OK events diverted" if on else "+OK events not diverted")
 
 
@@ -328,8 +325,7 @@ def cmd_sendevent(conn: Connection, request: Request) -> None:
             event.headers.append(("Event-Subclass", subclass))
             event.subclass = subclass
     unique_id = event.get("Unique-ID")
-    deliver = getattr(core, "deliver_session_event", None)
-    if unique_id and deliver is not None and deliver(unique_id, event):
+    if unique_id and core.deliver_session_event(unique_id, event):
         conn.reply(f"+OK {event_uuid}")
         return
     event.headers.extend(core.bus.standard_headers(name, "mod_event_socket.c", "parse_command", 2118))
@@ -343,12 +339,9 @@ def cmd_sendmsg(conn: Connection, request: Request) -> Awaitable[None] | None:
         target = request.get("Session-ID") or ""
     if target and target == conn.session_uuid:
         target = ""
-    handler = getattr(conn, "session_sendmsg", None)
-    if not target and conn.session_uuid is not None and handler is not None:
-        result: Awaitable[None] | None = handler(request)
-        return result
-    queue = getattr(conn.core, "queue_message", None)
-    if target and queue is not None and queue(target, request):
+    if not target and conn.session_uuid is not None:
+        return conn.session_sendmsg(request)
+    if target and conn.core.queue_message(target, request):
         conn.reply("+OK")
         return None
     conn.reply(f"-ERR invalid session id [{target}]")
@@ -387,6 +380,7 @@ def _send_api(conn: Connection, command: str, output: str | None) -> None:
     else:
         body = output
     conn.send(api_response_frame(body))
+    conn.replied()
 
 
 async def _finish_api(conn: Connection, command: str, outcome: Awaitable[str | None]) -> None:
@@ -446,7 +440,7 @@ def cmd_linger(conn: Connection, request: Request) -> None:
         return
     rest = request.line[6:].strip()
     seconds = atoi(rest) if rest else -1
-    conn.linger = seconds  # type: ignore[attr-defined]
+    conn.linger = seconds
     conn.reply(f"+OK will linger {seconds} seconds" if rest else "+OK will linger")
 
 
@@ -454,29 +448,22 @@ def cmd_nolinger(conn: Connection, request: Request) -> None:
     if conn.session_uuid is None:
         conn.reply("-ERR not controlling a session")
         return
-    conn.linger = None  # type: ignore[attr-defined]
+    conn.linger = None
     conn.reply("+OK will not linger")
 
 
 def cmd_resume(conn: Connection, request: Request) -> None:
-    handler = getattr(conn, "session_resume", None)
-    if handler is not None:
-        handler()
+    conn.session_resume()
     conn.reply("+OK")
 
 
 def cmd_connect(conn: Connection, request: Request) -> None:
-    handler = getattr(conn, "session_connect", None)
-    if handler is None:
-        conn.reply(NOT_FOUND)
-        return
-    handler()
+    conn.session_connect()
 
 
 def cmd_getvar(conn: Connection, request: Request) -> None:
     name = request.line[6:].strip()
-    lookup = getattr(conn, "session_getvar", None)
-    value = lookup(name) if (lookup is not None and name) else None
+    value = conn.session_getvar(name) if name else None
     conn.reply(value if value else NOT_FOUND)
 
 

@@ -42,6 +42,7 @@ from eventsocket.switch.log import LogLine
 
 if TYPE_CHECKING:
     from eventsocket.server.listener import EventSocketServer
+    from eventsocket.switch.session import Session
     from eventsocket.server.permissions import Permissions
 
 log = logging.getLogger("eventsocket.connection")
@@ -66,15 +67,22 @@ class Connection(asyncio.Protocol):
         self.full = True
         self.permissions: Permissions | None = None
         self.session_uuid: str | None = None
+        self.session: Session | None = None
+        self.linger: int | None = None  # None: no linger; -1: until the client leaves
+        self.resume = False
+        self.async_mode = True
+        self._linger_timer: asyncio.TimerHandle | None = None
         self.log_level: int | None = None
         self.closing = False
         self.got_first_packet = False
         self._requests: deque[Request] = deque()
+        self._handled_first = False
         self._busy = False
         self._reading_paused = False
         self._events: deque[Event] = deque()
         self._logs: deque[LogLine] = deque()
         self._flush_scheduled = False
+        self._hold_until = 0.0
         self._write_paused = False
         self._stall_timer: asyncio.TimerHandle | None = None
         self._first_packet_timer: asyncio.TimerHandle | None = None
@@ -179,23 +187,29 @@ class Connection(asyncio.Protocol):
 
         while self._requests and not self._busy and not self.closing:
             request = self._requests.popleft()
+            first = not self._handled_first
+            if first:
+                self._handled_first = True
+                self.before_first(request)
             try:
                 pending = dispatch(self, request)
             except Exception:
                 log.exception("command failed: %r", request.line[:200])
                 self.reply("-ERR command failed")
-                continue
+                pending = None
             if pending is not None:
                 self._busy = True
-                self._task = asyncio.ensure_future(self._finish(pending))
+                self._task = asyncio.ensure_future(self._finish(pending, first))
                 return
+            if first:
+                self.after_first()
         if self._reading_paused and len(self._requests) < MAX_PENDING_REQUESTS // 2 and self.transport:
             self._reading_paused = False
             self.transport.resume_reading()
-        if not self._busy:
-            self._flush()
+        if not self._busy and (self._events or self._logs):
+            self._schedule_flush()
 
-    async def _finish(self, pending: Awaitable[None]) -> None:
+    async def _finish(self, pending: Awaitable[None], first: bool = False) -> None:
         try:
             await pending
         except asyncio.CancelledError:
@@ -206,8 +220,16 @@ class Connection(asyncio.Protocol):
         finally:
             self._busy = False
             self._task = None
+            if first:
+                self.after_first()
         if not self.closing:
             self._process()
+
+    def before_first(self, request: Request) -> None:
+        """Hook: the connection's first packet is about to be handled."""
+
+    def after_first(self) -> None:
+        """Hook: the connection's first packet has been handled."""
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -217,6 +239,20 @@ class Connection(asyncio.Protocol):
 
     def reply(self, text: str, extra: list[tuple[str, str]] | None = None) -> None:
         self.send(command_reply_frame(text, extra or ()))
+        self.replied()
+
+    def replied(self) -> None:
+        """Hold queued events briefly after a reply.
+
+        FreeSWITCH's connection thread polls the socket for up to 20 ms between
+        writes, so a command a client sends straight after a reply is answered before
+        the events that were fired meanwhile. Holding events for ``reply_event_hold``
+        seconds after a reply keeps that order (clients and recorded sessions rely on
+        it) while an idle subscriber still gets every event at once.
+        """
+        hold = self.settings.reply_event_hold
+        if hold > 0:
+            self._hold_until = asyncio.get_running_loop().time() + hold
 
     def close(self, message: str | None = GOODBYE, abort_after: float = 5.0) -> None:
         """Send the disconnect notice (unless ``message`` is None) and close."""
@@ -238,14 +274,111 @@ class Connection(asyncio.Protocol):
             self.core.bus.unsubscribe(self.on_event)
             self._on_bus = False
         self.core.remove_log_listener(self.on_log)
-        for timer in (self._first_packet_timer, self._stall_timer):
+        for timer in (self._first_packet_timer, self._stall_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
-        self._first_packet_timer = self._stall_timer = None
+        self._first_packet_timer = self._stall_timer = self._linger_timer = None
+        self._release_session()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._events.clear()
         self._logs.clear()
+
+    # -- the controlled session (outbound, or inbound after ``myevents <uuid>``) -----------------
+
+    def attach_session(self, uuid: str) -> bool:
+        """``myevents <uuid>``: hold that channel and follow it; False when there is no such channel."""
+        session = self.core.calls.get(uuid)
+        if session is None or not session.ready:
+            return False
+        self.bind_session(session)
+        return True
+
+    def bind_session(self, session: Session) -> None:
+        self.session = session
+        self.session_uuid = session.uuid
+        self.subs.session_uuid = session.uuid
+        session.lock()
+        session.controllers.append(self._session_ended)
+
+    def _release_session(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.session = None
+        if self._session_ended in session.controllers:
+            session.controllers.remove(self._session_ended)
+        if session.divert == self._diverted:
+            session.divert = None
+        self.session_released(session)
+        session.unlock()
+
+    def session_released(self, session: Session) -> None:
+        """Hook for outbound mode: what the channel does once its socket has let go."""
+
+    def _session_ended(self, session: Session) -> None:
+        """The channel hung up (its HANGUP_COMPLETE is queued): linger, or say goodbye."""
+        if self.closing or self.transport is None:
+            return
+        if self.linger is None:
+            self.close(GOODBYE)
+            return
+        self._flush_now()
+        from eventsocket.protocol.framing import linger_frame
+
+        self.transport.write(linger_frame(session.uuid, session.channel.name, self.linger))
+        if self.linger >= 0:
+            loop = asyncio.get_running_loop()
+            self._linger_timer = loop.call_later(self.linger, self._linger_expired)
+
+    def _linger_expired(self) -> None:
+        self._linger_timer = None
+        self.close(GOODBYE)
+
+    def session_getvar(self, name: str) -> str | None:
+        return self.session.get_variable(name) if self.session is not None else None
+
+    def session_resume(self) -> None:
+        self.resume = True
+        if self.session is not None:
+            self.session.set_variable("socket_resume", "true")
+
+    def session_connect(self) -> None:
+        """``connect``: the channel's data as a flat CHANNEL_DATA event with a command/reply inside."""
+        session = self.session
+        if session is None:
+            self.reply("-ERR command not found")
+            return
+        from eventsocket.server.outbound import channel_data_reply
+
+        self.send(channel_data_reply(session, "async" if self.async_mode else "static",
+                                     "full" if self.full else "single-channel"))
+        self.replied()
+
+    def session_sendmsg(self, request: Request) -> Awaitable[None] | None:
+        """``sendmsg`` without a uuid: queue it (async) or run it now and answer when done (static)."""
+        session = self.session
+        if session is None:
+            self.reply("-ERR invalid session id []")
+            return None
+        if self.async_mode or (request.get("async") or "").lower() == "true":
+            session.queue_message(request)
+            self.reply("+OK")
+            return None
+        return self._sendmsg_now(session, request)
+
+    async def _sendmsg_now(self, session: Session, request: Request) -> None:
+        await session.run_message(request)
+        self.reply("+OK")
+
+    def set_divert(self, on: bool) -> None:
+        if self.session is not None:
+            self.session.divert = self._diverted if on else None
+
+    def _diverted(self, event: Event) -> None:
+        """Events queued on the session come here unfiltered, but only with delivery switched on."""
+        if self.subs.enabled:
+            self.enqueue_event(event)
 
     # -- events and logs ---------------------------------------------------------------------
 
@@ -314,11 +447,19 @@ class Connection(asyncio.Protocol):
         if self._flush_scheduled or self._busy or self._write_paused or self.closing:
             return
         self._flush_scheduled = True
-        asyncio.get_running_loop().call_soon(self._flush)
+        loop = asyncio.get_running_loop()
+        delay = self._hold_until - loop.time()
+        if delay > 0:
+            loop.call_later(delay, self._flush)
+        else:
+            loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         if self._busy or self._write_paused or self.closing:
+            return
+        if self._hold_until > asyncio.get_running_loop().time():
+            self._schedule_flush()
             return
         self._flush_now()
 

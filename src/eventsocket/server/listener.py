@@ -15,7 +15,9 @@ from eventsocket.server.connection import Connection
 from eventsocket.server.settings import EventSocketSettings
 
 if TYPE_CHECKING:
+    from eventsocket.server.outbound import OutboundConnection
     from eventsocket.switch.core import SwitchCore
+    from eventsocket.switch.session import Session
 
 log = logging.getLogger("eventsocket.server")
 
@@ -59,6 +61,13 @@ class EventSocketServer:
         self._server: asyncio.Server | None = None
         self._jobs: set[asyncio.Task[None]] = set()
         self.jobs_started = 0
+        core.outbound_connector = self._connect_outbound
+
+    async def _connect_outbound(self, session: Session, host: str, port: int, async_mode: bool,
+                                full: bool) -> OutboundConnection | None:
+        from eventsocket.server.outbound import connect_outbound
+
+        return await connect_outbound(self, session, host, port, async_mode, full)
 
     @property
     def port(self) -> int:

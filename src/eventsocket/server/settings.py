@@ -62,6 +62,7 @@ _EXTRA_PARAMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log-queue-size": ("log_queue_size", _positive_int),
     "lost-events-limit": ("lost_events_limit", _positive_int),
     "write-stall-timeout": ("write_stall_timeout", _positive_float),
+    "reply-event-hold": ("reply_event_hold", _positive_float),
     "first-packet-timeout": ("first_packet_timeout", _positive_float),
     "backlog": ("backlog", _positive_int),
 }
@@ -90,6 +91,8 @@ class EventSocketSettings:
       closed, so one stuck reader cannot hold memory forever.
     * ``first_packet_timeout``: seconds a new client has to send its first command.
     * ``backlog``: the ``listen()`` backlog (FreeSWITCH uses 5, too small for a burst of clients).
+    * ``reply_event_hold``: seconds queued events wait after a reply, so that a command sent
+      straight after a reply is answered first, as with FreeSWITCH's polling connection loop.
     """
 
     listen_ip: str = DEFAULT_LISTEN_IP
@@ -106,6 +109,7 @@ class EventSocketSettings:
     write_stall_timeout: float = 60.0
     first_packet_timeout: float = 25.0
     backlog: int = 1024
+    reply_event_hold: float = 0.005
 
     def __post_init__(self) -> None:
         # mod_event_socket's config() ends with "if (prefs.nat_map) prefs.nat_map = 0;".

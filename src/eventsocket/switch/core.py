@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.events import Event
+from eventsocket.protocol.message import Request
 from eventsocket.switch.api import ApiCall, ApiError, ApiRegistry
 from eventsocket.switch.bus import EventBus
 from eventsocket.switch.clock import Clock
@@ -32,6 +33,7 @@ from eventsocket.switch.log import LogLine, LogListener
 
 if TYPE_CHECKING:
     from eventsocket.switch.api.show import ShowProvider
+    from eventsocket.switch.apps.socket import OutboundConnector
     from eventsocket.switch.config import ConfDir
 
 log = logging.getLogger("eventsocket.core")
@@ -150,6 +152,19 @@ class SwitchCore:
         from eventsocket.switch.api import core as core_api
 
         core_api.register(self)
+        from eventsocket.switch.api import channels as channel_api
+        from eventsocket.switch.apps import bridge as bridge_apps
+        from eventsocket.switch.apps import core as core_apps
+        from eventsocket.switch.apps import media as media_apps
+        from eventsocket.switch.apps import socket as socket_apps
+        from eventsocket.switch.calls import CallManager
+
+        self.calls = CallManager(self)
+        channel_api.register(self)
+        # the event socket server plugs in here; without one, ``socket`` fails and the dialplan goes on
+        self.outbound_connector: OutboundConnector | None = None
+        for family in (core_apps, bridge_apps, media_apps, socket_apps):
+            family.register(self.calls)
         self.add_interface("management", "event_socket", "mod_event_socket")
         self.add_interface("api", "event_sink", "mod_event_socket", "event_sink", "<web data>")
 
@@ -372,6 +387,20 @@ class SwitchCore:
                 listener(entry)
             except Exception:
                 log.exception("log listener failed")
+
+    # -- calls, for the socket layer ------------------------------------------------------------
+
+    def queue_message(self, uuid: str, request: Request) -> bool:
+        """``sendmsg <uuid>``: queue the command on that channel; False when there is no such channel."""
+        return self.calls.queue_message(uuid, request)
+
+    def deliver_session_event(self, uuid: str, event: Event) -> bool:
+        """``sendevent`` with a live channel's Unique-ID: hand the event to that channel."""
+        return self.calls.deliver_event(uuid, event)
+
+    def channel_variables(self, uuid: str) -> dict[str, str] | None:
+        session = self.calls.get(uuid)
+        return session.channel.variables if session is not None else None
 
     # -- directory ---------------------------------------------------------------------------
 

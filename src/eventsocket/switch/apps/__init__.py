@@ -1,0 +1,1 @@
+"""Dialplan applications, by family; each module has a ``register(manager)``."""

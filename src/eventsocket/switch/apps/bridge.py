@@ -1,0 +1,67 @@
+"""``bridge``: ring a dial string for this call and connect the leg that answers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from eventsocket.switch.endpoints import OriginateFailure
+
+if TYPE_CHECKING:
+    from eventsocket.switch.calls import CallManager
+    from eventsocket.switch.session import Session
+
+# causes after which the dialplan goes on even without continue_on_fail (FreeSWITCH's defaults)
+_QUIET_FAIL = frozenset({"NO_ANSWER", "USER_BUSY", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL"})
+
+
+def _exported(session: Session) -> dict[str, str]:
+    """Variables an a-leg hands to its new legs: ``export_vars`` (and ``nolocal:`` values)."""
+    out: dict[str, str] = {}
+    for name in (session.get_variable("export_vars") or "").split(","):
+        name = name.strip()
+        if not name:
+            continue
+        value = session.get_variable(name) or session.get_variable(f"__export_{name}")
+        if value is not None:
+            out[name] = value
+    return out
+
+
+async def bridge(session: Session, data: str) -> None:
+    manager = session.manager
+    if not data.strip():
+        return
+    timeout = float(session.get_variable("call_timeout") or session.get_variable("originate_timeout") or 60)
+    try:
+        peer = await manager.originate(data.strip(), caller=session, timeout=timeout,
+                                       extra_variables=_exported(session))
+    except OriginateFailure as failure:
+        cause = failure.cause
+        session.set_variable("originate_disposition", cause)
+        session.set_variable("DIALSTATUS", "BUSY" if cause == "USER_BUSY" else
+                             "NOANSWER" if cause in ("NO_ANSWER", "NO_USER_RESPONSE") else "FAIL")
+        session.set_variable("current_application_response", None)
+        continue_on_fail = (session.get_variable("continue_on_fail") or "").lower()
+        if not session.ready:
+            return
+        if continue_on_fail == "true" or cause in continue_on_fail.upper().split(","):
+            return
+        if cause not in _QUIET_FAIL or continue_on_fail == "false":
+            session.hangup(cause)
+        return
+    session.set_variable("originate_disposition", "SUCCESS")
+    session.set_variable("DIALSTATUS", "SUCCESS")
+    if not peer.channel.answered:
+        # early media bridges too; wait for the real answer while connected
+        session.pre_answer()
+        await session.wait(None, until=lambda: peer.channel.answered or not peer.ready)
+        if not peer.ready:
+            session.set_variable("bridge_hangup_cause", peer.channel.hangup_cause)
+            return
+    await manager.bridge(session, peer)
+    if session.ready and (session.get_variable("hangup_after_bridge") or "").lower() == "true":
+        session.hangup(peer.channel.hangup_cause or "NORMAL_CLEARING")
+
+
+def register(manager: CallManager) -> None:
+    manager.add_application("bridge", bridge, "Bridge Audio", "<channel_url>")

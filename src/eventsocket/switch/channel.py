@@ -1,0 +1,230 @@
+"""A channel's data: states, caller profile, variables, and the headers it adds to events.
+
+This module is pure data and formatting; what a channel *does* over time lives in
+``session.py``. The header names and their order are ``switch_channel_event_set_data``
+(PROTOCOL.md §7.2), because clients and the conformance cases read them by name and
+some tools by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from enum import IntEnum
+
+from eventsocket.protocol.events import Event, HeaderValue
+
+
+class CS(IntEnum):
+    """Channel states (``switch_channel_state_t``)."""
+
+    CS_NEW = 0
+    CS_INIT = 1
+    CS_ROUTING = 2
+    CS_SOFT_EXECUTE = 3
+    CS_EXECUTE = 4
+    CS_EXCHANGE_MEDIA = 5
+    CS_PARK = 6
+    CS_CONSUME_MEDIA = 7
+    CS_HIBERNATE = 8
+    CS_RESET = 9
+    CS_HANGUP = 10
+    CS_REPORTING = 11
+    CS_DESTROY = 12
+    CS_NONE = 13
+
+
+CALL_STATES: tuple[str, ...] = (
+    "DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD", "RING_WAIT", "HANGUP", "UNHELD",
+)
+
+# Event types that carry every channel variable (``variable_*``) in their channel data.
+VARIABLE_EVENTS = frozenset({
+    "CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_ANSWER", "CHANNEL_PARK",
+    "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "REQUEST_PARAMS", "CHANNEL_DATA", "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_DESTROY", "SESSION_HEARTBEAT", "API", "RECORD_START",
+    "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "CALL_UPDATE", "MEDIA_BUG_START", "MEDIA_BUG_STOP",
+    "CHANNEL_HOLD", "CHANNEL_UNHOLD", "TEXT", "CUSTOM", "DTMF",
+})
+
+_PROFILE_TEXT = (
+    ("username", "Username"), ("dialplan", "Dialplan"), ("caller_id_name", "Caller-ID-Name"),
+    ("caller_id_number", "Caller-ID-Number"), ("orig_caller_id_name", "Orig-Caller-ID-Name"),
+    ("orig_caller_id_number", "Orig-Caller-ID-Number"), ("callee_id_name", "Callee-ID-Name"),
+    ("callee_id_number", "Callee-ID-Number"), ("network_addr", "Network-Addr"), ("ani", "ANI"),
+    ("aniii", "ANI-II"), ("destination_number", "Destination-Number"), ("uuid", "Unique-ID"),
+    ("source", "Source"), ("transfer_source", "Transfer-Source"), ("context", "Context"),
+    ("rdnis", "RDNIS"), ("chan_name", "Channel-Name"), ("profile_index", "Profile-Index"),
+)
+_PROFILE_TIMES = (
+    ("profile_created", "Profile-Created-Time"), ("created", "Channel-Created-Time"),
+    ("answered", "Channel-Answered-Time"), ("progress", "Channel-Progress-Time"),
+    ("progress_media", "Channel-Progress-Media-Time"), ("hungup", "Channel-Hangup-Time"),
+    ("transferred", "Channel-Transfer-Time"), ("resurrected", "Channel-Resurrect-Time"),
+    ("bridged", "Channel-Bridged-Time"), ("last_hold", "Channel-Last-Hold"), ("hold_accum", "Channel-Hold-Accum"),
+)
+
+
+@dataclass(slots=True)
+class CallerProfile:
+    """``switch_caller_profile_t``: who called whom, where the call is routed, and when things happened."""
+
+    direction: str = "outbound"
+    logical_direction: str = "outbound"
+    username: str = ""
+    dialplan: str = ""
+    caller_id_name: str = ""
+    caller_id_number: str = ""
+    orig_caller_id_name: str = ""
+    orig_caller_id_number: str = ""
+    callee_id_name: str = ""
+    callee_id_number: str = ""
+    network_addr: str = ""
+    ani: str = ""
+    aniii: str = ""
+    destination_number: str = ""
+    uuid: str = ""
+    source: str = ""
+    transfer_source: str = ""
+    context: str = ""
+    rdnis: str = ""
+    chan_name: str = ""
+    profile_index: str = "1"
+    # times in microseconds since the epoch (0 = not yet)
+    profile_created: int = 0
+    created: int = 0
+    answered: int = 0
+    progress: int = 0
+    progress_media: int = 0
+    hungup: int = 0
+    transferred: int = 0
+    resurrected: int = 0
+    bridged: int = 0
+    last_hold: int = 0
+    hold_accum: int = 0
+
+    def headers(self, prefix: str) -> Iterator[tuple[str, str]]:
+        yield f"{prefix}-Direction", self.direction
+        yield f"{prefix}-Logical-Direction", self.logical_direction
+        for attr, name in _PROFILE_TEXT:
+            value = getattr(self, attr)
+            if value:
+                yield f"{prefix}-{name}", value
+        for attr, name in _PROFILE_TIMES:
+            yield f"{prefix}-{name}", str(getattr(self, attr))
+        yield f"{prefix}-Screen-Bit", "true"
+        yield f"{prefix}-Privacy-Hide-Name", "false"
+        yield f"{prefix}-Privacy-Hide-Number", "false"
+
+    def fields(self) -> dict[str, str]:
+        """The text fields by name, for dialplan conditions."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if isinstance(getattr(self, f.name), str)}
+
+    def copy(self) -> CallerProfile:
+        return CallerProfile(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@dataclass(slots=True)
+class Codec:
+    name: str = "L16"
+    rate: int = 8000
+    bit_rate: int = 128000
+
+
+class Channel:
+    """The state of one call leg."""
+
+    def __init__(self, uuid: str, name: str, direction: str, profile: CallerProfile) -> None:
+        self.uuid = uuid
+        self.name = name
+        self.direction = direction
+        self.profile = profile
+        self.state = CS.CS_NEW
+        self.running_state = CS.CS_NEW
+        self.call_state = "DOWN"
+        self.answered = False
+        self.early_media = False
+        self.ringing = False
+        self.hangup_cause: str | None = None
+        self.hit_dialplan = direction == "inbound"
+        self.variables: dict[str, str] = {}
+        self.codec: Codec | None = None
+        self.other_leg: Channel | None = None
+        self.other_type = ""  # "originator" or "originatee": the role of the *other* leg
+        self.originator: Channel | None = None
+        self.originatee: Channel | None = None
+
+    # -- variables (setting moves a variable to the end, as FreeSWITCH's event-backed store does) --
+
+    def set_variable(self, name: str, value: str | None) -> None:
+        self.variables.pop(name, None)
+        if value is not None and value != "":
+            self.variables[name] = value
+
+    def get_variable(self, name: str) -> str | None:
+        return self.variables.get(name)
+
+    # -- presentation -------------------------------------------------------------------------
+
+    @property
+    def answer_state(self) -> str:
+        if self.hangup_cause is not None and self.state >= CS.CS_HANGUP:
+            return "hangup"
+        if self.answered:
+            return "answered"
+        if self.early_media:
+            return "early"
+        return "ringing"
+
+    @property
+    def is_up(self) -> bool:
+        """True until hangup (``switch_channel_up``)."""
+        return self.hangup_cause is None
+
+    def basic_headers(self) -> Iterator[tuple[str, str]]:
+        yield "Channel-State", self.running_state.name
+        yield "Channel-Call-State", self.call_state
+        yield "Channel-State-Number", str(int(self.state))
+        yield "Channel-Name", self.name
+        yield "Unique-ID", self.uuid
+        yield "Call-Direction", self.direction
+        yield "Presence-Call-Direction", self.direction
+        yield "Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"
+        presence_id = self.variables.get("presence_id")
+        if presence_id:
+            yield "Channel-Presence-ID", presence_id
+        presence_data = self.variables.get("presence_data")
+        if presence_data:
+            yield "Channel-Presence-Data", presence_data
+        yield "Channel-Call-UUID", self.variables.get("call_uuid") or self.uuid
+        yield "Answer-State", self.answer_state
+        if self.hangup_cause is not None:
+            yield "Hangup-Cause", self.hangup_cause
+        codec = self.codec
+        if codec is not None:
+            yield "Channel-Read-Codec-Name", codec.name
+            yield "Channel-Read-Codec-Rate", str(codec.rate)
+            yield "Channel-Read-Codec-Bit-Rate", str(codec.bit_rate)
+            yield "Channel-Write-Codec-Name", codec.name
+            yield "Channel-Write-Codec-Rate", str(codec.rate)
+            yield "Channel-Write-Codec-Bit-Rate", str(codec.bit_rate)
+
+    def data_headers(self, event_name: str, *, with_variables: bool | None = None) -> list[tuple[str, HeaderValue]]:
+        """``switch_channel_event_set_data``: basic headers, caller profile, other leg, variables."""
+        headers: list[tuple[str, HeaderValue]] = list(self.basic_headers())
+        headers.extend(self.profile.headers("Caller"))
+        other = self.other_leg
+        if other is not None and self.other_type:
+            headers.append(("Other-Type", self.other_type))
+            headers.extend(other.profile.headers("Other-Leg"))
+        if with_variables is None:
+            with_variables = event_name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
+        if with_variables:
+            headers.extend((f"variable_{k}", v) for k, v in self.variables.items())
+        return headers
+
+    def add_data(self, event: Event, *, with_variables: bool | None = None) -> Event:
+        for key, value in self.data_headers(event.name, with_variables=with_variables):
+            event.add(key, value)
+        return event

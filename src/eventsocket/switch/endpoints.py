@@ -1,0 +1,163 @@
+"""Endpoints: where outbound legs go.
+
+- ``null/<dest>``: answers at once (mod_loopback's null channel).
+- ``loopback/<exten>[/<context>[/<dialplan>]]``: two legs; the ``-b`` leg is inbound and
+  runs the dialplan, and its answer, early media and hangup reach the ``-a`` leg.
+- ``error/<CAUSE>``: fails with that cause, no channel is created.
+- ``sim/<dest>``: a scriptable far end for tests, driven by channel variables:
+  ``sim_ring_ms`` (ring before answering), ``sim_early_media_ms`` (early media after),
+  ``sim_answer`` (``false``: never answers), ``sim_fail_cause`` (fail with this cause after
+  the ring time), ``sim_hangup_ms`` (far end hangs up that long after answer),
+  ``sim_hangup_cause``, ``sim_dtmf`` (digits the far end presses after answer, one every
+  ``sim_dtmf_interval_ms``, starting ``sim_dtmf_delay_ms`` after answer). The
+  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from eventsocket.protocol.framing import atoi
+from eventsocket.switch.causes import cause_from_text
+from eventsocket.switch.channel import Codec
+
+if TYPE_CHECKING:
+    from eventsocket.switch.calls import CallManager
+    from eventsocket.switch.dialstring import Leg
+    from eventsocket.switch.session import Session
+
+
+class OriginateFailure(Exception):
+    """An outbound leg could not be created or did not connect; ``cause`` is the hangup cause."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class Endpoint:
+    """An endpoint module: creates outbound legs and drives their far end."""
+
+    name = ""
+    module = "mod_loopback"
+    codec = Codec("L16", 8000, 128000)
+
+    def create(self, manager: CallManager, leg: Leg, variables: dict[str, str],
+               caller: Session | None) -> Session:
+        return manager.new_outbound(self, f"{self.name}/{leg.destination}", leg.destination, variables, caller)
+
+    async def on_init(self, session: Session) -> None:
+        """After CHANNEL_CREATE: what the far end does first."""
+
+    async def on_hangup(self, session: Session) -> None:
+        """When the channel enters CS_HANGUP."""
+
+
+class NullEndpoint(Endpoint):
+    name = "null"
+
+    async def on_init(self, session: Session) -> None:
+        session.answer()
+
+
+class ErrorEndpoint(Endpoint):
+    name = "error"
+    module = "mod_dptools"
+
+    def create(self, manager: CallManager, leg: Leg, variables: dict[str, str],
+               caller: Session | None) -> Session:
+        raise OriginateFailure(cause_from_text(leg.destination or "NORMAL_CLEARING"))
+
+
+class LoopbackEndpoint(Endpoint):
+    name = "loopback"
+
+    def create(self, manager: CallManager, leg: Leg, variables: dict[str, str],
+               caller: Session | None) -> Session:
+        parts = leg.destination.split("/")
+        exten = parts[0]
+        context = parts[1] if len(parts) > 1 and parts[1] else "default"
+        dialplan = parts[2] if len(parts) > 2 and parts[2] else "XML"
+        if not exten:
+            raise OriginateFailure("INVALID_NUMBER_FORMAT")
+        a_leg = manager.new_outbound(self, f"loopback/{exten}-a", exten, variables, caller)
+        a_leg.set_variable("loopback_leg", "A")
+        profile = a_leg.channel.profile.copy()
+        profile.destination_number = exten
+        profile.context = context
+        profile.dialplan = dialplan
+        profile.source = "mod_loopback"
+        b_leg = manager.new_inbound(self, f"loopback/{exten}-b", profile)
+        b_leg.set_variable("loopback_leg", "B")
+        b_leg.set_variable("other_loopback_leg_uuid", a_leg.uuid)
+        a_leg.set_variable("other_loopback_leg_uuid", b_leg.uuid)
+        for name, value in variables.items():
+            if name.startswith("loopback_export") or name in ("sip_h_X", ):
+                continue
+            if not name.startswith(("origination_", "originate_", "sim_")):
+                b_leg.set_variable(name, value)
+        a_leg.loopback_peer = b_leg
+        b_leg.loopback_peer = a_leg
+        return a_leg
+
+    async def on_init(self, session: Session) -> None:
+        peer = session.loopback_peer
+        if peer is not None and session.get_variable("loopback_leg") == "A":
+            peer.start()
+
+
+class SimEndpoint(Endpoint):
+    name = "sim"
+
+    async def on_init(self, session: Session) -> None:
+        session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
+
+    async def _far_end(self, session: Session) -> None:
+        get = session.get_variable
+        dest = session.channel.profile.destination_number.lower()
+        ring = atoi(get("sim_ring_ms") or "0") / 1000.0
+        early = get("sim_early_media_ms")
+        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "0")
+        fail = get("sim_fail_cause")
+        if dest == "busy":
+            fail = fail or "USER_BUSY"
+        elif dest == "reject":
+            fail = fail or "CALL_REJECTED"
+        elif dest == "fail":
+            fail = fail or "NORMAL_TEMPORARY_FAILURE"
+        elif dest == "noanswer":
+            answer = False
+        if ring > 0 or not answer:
+            session.ring_ready()
+        if early is not None:
+            early_s = atoi(early) / 1000.0
+            if await session.wait(early_s, messages=False, breakable=False, stop_on_state=False) == "hangup":
+                return
+            session.pre_answer()
+            ring = max(0.0, ring - early_s)
+        if fail:
+            if await session.wait(ring, messages=False, breakable=False, stop_on_state=False) != "hangup":
+                session.hangup(cause_from_text(fail))
+            return
+        if not answer:
+            return
+        if ring and await session.wait(ring, messages=False, breakable=False, stop_on_state=False) == "hangup":
+            return
+        session.answer()
+        digits = get("sim_dtmf")
+        if digits:
+            delay = atoi(get("sim_dtmf_delay_ms") or "500") / 1000.0
+            interval = atoi(get("sim_dtmf_interval_ms") or "200") / 1000.0
+            if await session.wait(delay, messages=False, breakable=False, stop_on_state=False) == "hangup":
+                return
+            for digit in digits:
+                session.queue_dtmf(digit, source="RTP")
+                if await session.wait(interval, messages=False, breakable=False, stop_on_state=False) == "hangup":
+                    return
+        hangup_after = get("sim_hangup_ms")
+        if hangup_after is not None:
+            if await session.wait(atoi(hangup_after) / 1000.0, messages=False, breakable=False, stop_on_state=False) != "hangup":
+                session.hangup(cause_from_text(get("sim_hangup_cause") or "NORMAL_CLEARING"))
+
+
+ENDPOINTS: tuple[type[Endpoint], ...] = (NullEndpoint, ErrorEndpoint, LoopbackEndpoint, SimEndpoint)

@@ -1,0 +1,630 @@
+"""A session: one channel's life, run as an asyncio task through FreeSWITCH's state machine.
+
+CS_NEW -> CS_INIT -> CS_ROUTING -> CS_EXECUTE (applications) ... -> CS_HANGUP ->
+CS_REPORTING -> CS_DESTROY, with CS_PARK, CS_CONSUME_MEDIA, CS_EXCHANGE_MEDIA,
+CS_SOFT_EXECUTE and CS_RESET as waiting states. Each transition fires the events
+FreeSWITCH fires, in its order, with its headers (PROTOCOL.md §7).
+
+Everything that waits (park, sleep, playback, bridge, ringing) goes through
+:meth:`Session.wait`, which wakes on hangup, ``uuid_break``, state changes, DTMF and
+queued ``sendmsg`` commands, and processes those commands as FreeSWITCH's media
+loops do. Time comes from the core's clock, so calls run on virtual time in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
+
+from eventsocket.protocol.events import Event, HeaderValue
+from eventsocket.protocol.framing import atoi
+from eventsocket.protocol.message import Request
+from eventsocket.switch.causes import cause_from_text, cause_number
+from eventsocket.switch.channel import CALL_STATES, CS, Channel
+
+if TYPE_CHECKING:
+    from eventsocket.switch.calls import CallManager
+    from eventsocket.switch.endpoints import Endpoint
+
+log = logging.getLogger("eventsocket.session")
+
+Application = Callable[["Session", str], Awaitable[None]]
+
+
+class Hangup(Exception):
+    """Raised inside an application when its channel has hung up."""
+
+
+def _usec(now: float) -> int:
+    return int(now * 1_000_000)
+
+
+class Session:
+    """The runtime of one channel."""
+
+    def __init__(self, manager: CallManager, channel: Channel, endpoint: Endpoint) -> None:
+        self.manager = manager
+        self.core = manager.core
+        self.channel = channel
+        self.endpoint = endpoint
+        self.uuid = channel.uuid
+        self.extension: list[tuple[str, str]] = []
+        self.app_index = 0
+        self.messages: deque[Request] = deque()
+        self.private_events: deque[Event] = deque()
+        self.dtmf: deque[str] = deque()
+        self._signal = asyncio.Event()
+        self._state_changed = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.locks = 0
+        self._unlocked = asyncio.Event()
+        self._unlocked.set()
+        self.break_requested = False
+        self.event_lock = False
+        self.parked = False
+        self.transferring = False
+        self.awaiting_originate = False  # an originate is still deciding what this leg does
+        self.controllers: list[Callable[[Session], None]] = []
+        self.on_destroy: list[Callable[[Session], None]] = []
+        self.partner: Session | None = None  # the leg bridged to this one
+        self.loopback_peer: Session | None = None
+        self.destroyed = asyncio.Event()
+        self.hungup = asyncio.Event()
+        self.answered_event = asyncio.Event()
+        self.media_event = asyncio.Event()
+        self.recordings: dict[str, float] = {}
+        self.last_app: str | None = None
+        self.hangup_hooks: list[Callable[[Session], None]] = []
+        self.divert: Callable[[Event], None] | None = None  # a socket's divert_events on
+        self.last_arg: str | None = None
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def event(
+        self,
+        name: str,
+        *,
+        before: Iterable[tuple[str, HeaderValue]] = (),
+        after: Iterable[tuple[str, HeaderValue]] = (),
+        calling_file: str = "switch_channel.c",
+        calling_function: str = "",
+        calling_line: int = 0,
+        with_variables: bool | None = None,
+        subclass: str | None = None,
+    ) -> Event:
+        """A channel event: standard headers, ``before``, the channel data, ``after``."""
+        bus = self.core.bus
+        event = Event(name, bus.standard_headers(name, calling_file, calling_function, calling_line),
+                      subclass=subclass)
+        if subclass:
+            event.headers.append(("Event-Subclass", subclass))
+        for key, value in before:
+            event.add(key, value)
+        self.channel.add_data(event, with_variables=with_variables)
+        for key, value in after:
+            event.add(key, value)
+        return event
+
+    def fire(self, name: str, **kwargs: object) -> Event:
+        event = self.event(name, **kwargs)  # type: ignore[arg-type]
+        self.core.bus.fire(event)
+        return event
+
+    def now_us(self) -> int:
+        return _usec(self.core.clock.time())
+
+    # -- variables ------------------------------------------------------------------------------
+
+    def set_variable(self, name: str, value: str | None) -> None:
+        self.channel.set_variable(name, value)
+
+    def get_variable(self, name: str) -> str | None:
+        return self.channel.get_variable(name)
+
+    def expand(self, text: str) -> str:
+        return self.core.expand(text, self.channel.variables)
+
+    # -- states ---------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Up and not being torn down (``switch_channel_ready``)."""
+        return self.channel.hangup_cause is None
+
+    def set_state(self, state: CS) -> None:
+        """Request a state; the state machine enters it when the current handler yields."""
+        channel = self.channel
+        if channel.state >= CS.CS_HANGUP and state < CS.CS_HANGUP:
+            return
+        channel.state = state
+        self._state_changed.set()
+        self.signal()
+
+    def signal(self) -> None:
+        """Wake whatever this session is waiting on."""
+        self._signal.set()
+
+    def set_call_state(self, state: str) -> None:
+        channel = self.channel
+        if channel.call_state == state:
+            return
+        original = channel.call_state
+        channel.call_state = state
+        self.fire(
+            "CHANNEL_CALLSTATE",
+            before=[("Original-Channel-Call-State", original),
+                    ("Channel-Call-State-Number", str(CALL_STATES.index(state)))],
+            calling_function="switch_channel_perform_set_callstate", calling_line=261,
+        )
+
+    # -- call control ---------------------------------------------------------------------------
+
+    def ring_ready(self) -> None:
+        channel = self.channel
+        if channel.ringing or channel.answered or not self.ready:
+            return
+        channel.ringing = True
+        channel.profile.progress = self.now_us()
+        self.set_call_state("RINGING")
+        self.fire("CHANNEL_PROGRESS", calling_function="switch_channel_perform_mark_ring_ready",
+                  calling_line=3627)
+        if self.loopback_peer is not None:
+            self.loopback_peer.ring_ready()
+
+    def pre_answer(self) -> None:
+        channel = self.channel
+        if channel.early_media or channel.answered or not self.ready:
+            return
+        channel.early_media = True
+        channel.profile.progress_media = self.now_us()
+        self.set_variable("progress_media_time", str(channel.profile.progress_media))
+        self.set_call_state("EARLY")
+        self.fire("CHANNEL_PROGRESS_MEDIA", calling_function="switch_channel_perform_mark_pre_answered",
+                  calling_line=3730)
+        self.media_event.set()
+        if self.loopback_peer is not None:
+            self.loopback_peer.pre_answer()
+
+    def answer(self) -> None:
+        channel = self.channel
+        if channel.answered or not self.ready:
+            return
+        channel.answered = True
+        channel.profile.answered = self.now_us()
+        self.set_call_state("ACTIVE")
+        self.fire("CHANNEL_ANSWER", calling_function="switch_channel_perform_mark_answered",
+                  calling_line=3905)
+        self.answered_event.set()
+        self.media_event.set()
+        self.signal()
+        if self.loopback_peer is not None:
+            self.loopback_peer.answer()
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """``switch_channel_hangup``: fire CHANNEL_HANGUP now, then the state machine tears down."""
+        channel = self.channel
+        if channel.hangup_cause is not None:
+            return
+        channel.hangup_cause = cause_from_text(cause)
+        channel.profile.hungup = self.now_us()
+        channel.state = CS.CS_HANGUP  # requested; the state machine enters it when the app returns
+        self.set_call_state("HANGUP")
+        self.fire("CHANNEL_HANGUP", calling_function="switch_channel_perform_hangup", calling_line=3522)
+        self._state_changed.set()
+        self.hungup.set()
+        self.signal()
+        for peer in (self.loopback_peer, self.partner):
+            if peer is not None and peer.ready and self.propagates_hangup_to(peer):
+                peer.hangup(channel.hangup_cause)
+
+    def propagates_hangup_to(self, peer: Session) -> bool:
+        if peer is self.loopback_peer:
+            return True
+        # a bridged b-leg always follows its a-leg; the a-leg goes on with its dialplan
+        return peer.channel.direction == "outbound" and peer.channel.originator is self.channel
+
+    def request_break(self) -> None:
+        """``uuid_break``: stop the application that is playing or waiting."""
+        self.break_requested = True
+        self.signal()
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    async def wait(
+        self, seconds: float | None = None, *, messages: bool = True,
+        until: Callable[[], bool] | None = None, breakable: bool = True, stop_on_state: bool = True,
+    ) -> str:
+        """Wait while the channel is up; returns why it stopped.
+
+        "hangup", "break", "done" (``until`` became true), "state" (the state machine
+        was asked to move on), or "timeout". Queued ``sendmsg`` commands run meanwhile
+        unless an ``event-lock`` command is running.
+        """
+        clock = self.core.clock
+        deadline = None if seconds is None else clock.monotonic() + max(0.0, seconds)
+        state_at_start = self.channel.state
+        while True:
+            if not self.ready:
+                return "hangup"
+            if messages and self.messages and not self.event_lock:
+                await self.process_messages()
+                continue
+            if messages and self.private_events:
+                self.deliver_private_events()
+                continue
+            if breakable and self.break_requested:
+                self.break_requested = False
+                return "break"
+            if until is not None and until():
+                return "done"
+            if stop_on_state and self.channel.state != state_at_start:
+                return "state"
+            self._signal.clear()
+            if deadline is None:
+                await self._signal.wait()
+                continue
+            remaining = deadline - clock.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            try:
+                await asyncio.wait_for(self._signal.wait(), remaining)
+            except asyncio.TimeoutError:
+                if clock.monotonic() >= deadline - 1e-9:
+                    return "timeout"
+
+    async def sleep(self, seconds: float) -> str:
+        return await self.wait(seconds, breakable=False)
+
+    def queue_dtmf(self, digits: str, source: str = "APP") -> None:
+        for digit in digits:
+            if digit not in "0123456789*#ABCDabcdwW":
+                continue
+            if digit in "wW":
+                continue
+            self.dtmf.append(digit.upper())
+            self.fire("DTMF", before=[("DTMF-Digit", digit.upper()), ("DTMF-Duration", "2000"),
+                                      ("DTMF-Source", source)],
+                      calling_function="switch_channel_queue_dtmf", calling_line=497, with_variables=False)
+        self.signal()
+
+    # -- applications ---------------------------------------------------------------------------
+
+    async def execute(self, app: str, data: str = "", app_uuid: str | None = None) -> bool:
+        """Run one dialplan application with CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE around it."""
+        function = self.manager.applications.get(app.lower())
+        if function is None:
+            self.core.log(3, f"Invalid Application {app}", file="switch_core_session.c",
+                          function="switch_core_session_execute_application_get_flags", line=2829,
+                          session_uuid=self.uuid)
+            self.hangup("DESTINATION_OUT_OF_ORDER")
+            return False
+        data = self.expand(data) if data and "$" in data else data
+        self.set_variable("current_application_data", data)
+        self.set_variable("current_application", app)
+        self.set_variable("current_application_response", None)
+        app_headers: list[tuple[str, HeaderValue]] = [("Application", app), ("Application-Data", data)]
+        if app_uuid:
+            app_headers.append(("Application-UUID", app_uuid))
+        self.fire("CHANNEL_EXECUTE", after=app_headers, calling_file="switch_core_session.c",
+                  calling_function="switch_core_session_exec", calling_line=2970)
+        self.last_app, self.last_arg = app, data
+        try:
+            await function(self, data)
+        except Hangup:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("application %s failed", app)
+        response = self.get_variable("current_application_response") or "_none_"
+        done_headers: list[tuple[str, HeaderValue]] = [
+            ("Application", app), ("Application-Data", data), ("Application-Response", response),
+        ]
+        if app_uuid:
+            done_headers.append(("Application-UUID", app_uuid))
+        self.fire("CHANNEL_EXECUTE_COMPLETE", after=done_headers, calling_file="switch_core_session.c",
+                  calling_function="switch_core_session_exec", calling_line=3018)
+        return True
+
+    # -- sendmsg --------------------------------------------------------------------------------
+
+    def queue_message(self, request: Request) -> None:
+        self.messages.append(request)
+        self.signal()
+
+    async def process_messages(self) -> None:
+        while self.messages and not self.event_lock:
+            request = self.messages.popleft()
+            await self.run_message(request)
+            self.fire_private_command(request)
+
+    def deliver_private_events(self) -> None:
+        """Events sent to this channel with ``sendevent`` (``Unique-ID``), handled by its input loop.
+
+        Diverted to the controlling socket with ``divert_events on``; otherwise fired
+        without standard headers, with the channel data appended, as FreeSWITCH does.
+        """
+        while self.private_events:
+            event = self.private_events.popleft()
+            if self.divert is not None:
+                self.divert(event)
+                continue
+            self.channel.add_data(event, with_variables=False)
+            self.core.bus.fire(event)
+
+    def fire_private_command(self, request: Request) -> None:
+        bus = self.core.bus
+        event = Event("PRIVATE_COMMAND")
+        event.headers.append(("Command", request.line if request.line.strip() != "sendmsg" else request.raw))
+        for key, value in request.headers:
+            event.add(key, value)
+        event.headers.extend(bus.standard_headers("PRIVATE_COMMAND", "switch_ivr.c",
+                                                  "switch_ivr_parse_next_event", 799))
+        self.channel.add_data(event, with_variables=False)
+        bus.fire(event)
+
+    async def run_message(self, request: Request) -> None:
+        """Carry out one ``sendmsg`` (PROTOCOL.md §3.10)."""
+        command = request.get("call-command") or ""
+        if command == "execute":
+            await self._message_execute(request)
+        elif command == "hangup":
+            self.hangup(cause_from_text(request.get("hangup-cause")))
+        elif command == "unicast":
+            self.set_variable("unicast_remote", f"{request.get('remote-ip') or '127.0.0.1'}:"
+                                                f"{request.get('remote-port') or '8026'}")
+        elif command == "nomedia":
+            self.set_variable("bypass_media", "true")
+        elif command == "xferext":
+            apps: list[tuple[str, str]] = []
+            for key, value in request.headers:
+                if key.lower() == "application":
+                    name, _, arg = value.partition(" ")
+                    apps.append((name, arg))
+            self.manager.transfer_to_extension(self, apps)
+        elif not command:
+            self.core.log(3, "Invalid Command!", file="switch_ivr.c", function="switch_ivr_parse_event",
+                          line=711, session_uuid=self.uuid)
+
+    async def _message_execute(self, request: Request) -> None:
+        app = request.get("execute-app-name") or ""
+        arg = request.get("execute-app-arg")
+        if arg is None and (request.get("content-type") or "").lower() == "text/plain":
+            arg = request.body or ""
+        loops = atoi(request.get("loops") or "1") or 1
+        app_uuid = request.get("event-uuid")
+        if request.get("event-uuid-name"):
+            self.set_variable("app_uuid_name", request.get("event-uuid-name"))
+        lock = (request.get("event-lock") or "").lower() == "true"
+        previous_lock = self.event_lock
+        if lock:
+            self.event_lock = True
+        try:
+            count = 0
+            while loops < 0 or count < loops:
+                if not self.ready:
+                    break
+                count += 1
+                if loops != 1:
+                    self.set_variable("current_loop", str(count))
+                    self.set_variable("total_loops", str(loops))
+                else:
+                    self.set_variable("current_loop", "1")
+                    self.set_variable("total_loops", "1")
+                started = self.core.clock.monotonic()
+                await self.execute(app, arg or "", app_uuid)
+                if loops != 1 and self.core.clock.monotonic() - started < 0.5:
+                    break
+        finally:
+            self.event_lock = previous_lock
+
+    # -- locks held by controlling sockets --------------------------------------------------------
+
+    def lock(self) -> None:
+        self.locks += 1
+        self._unlocked.clear()
+
+    def unlock(self) -> None:
+        self.locks = max(0, self.locks - 1)
+        if not self.locks:
+            self._unlocked.set()
+
+    # -- the state machine ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = self.core.spawn(self.run(), name=f"session-{self.uuid}")  # type: ignore[assignment]
+
+    async def run(self) -> None:
+        channel = self.channel
+        if channel.state == CS.CS_NEW:
+            channel.state = CS.CS_INIT
+        try:
+            while True:
+                self._state_changed.clear()
+                state = channel.state
+                if state != channel.running_state:
+                    channel.running_state = state
+                    self.fire("CHANNEL_STATE", calling_file="switch_core_state_machine.c",
+                              calling_function="switch_core_session_run", calling_line=624,
+                              with_variables=False)
+                if state == CS.CS_DESTROY:
+                    await self._on_destroy()
+                    return
+                await self._run_state(state)
+        except asyncio.CancelledError:
+            self.manager.forget(self)
+            raise
+
+    async def _run_state(self, state: CS) -> None:
+        channel = self.channel
+        if state == CS.CS_INIT:
+            channel.state = CS.CS_ROUTING
+            self.fire("CHANNEL_CREATE", calling_file="switch_core_state_machine.c",
+                      calling_function="switch_core_session_run", calling_line=606)
+            await self.endpoint.on_init(self)
+        elif state == CS.CS_ROUTING:
+            await self.manager.route(self)
+        elif state == CS.CS_EXECUTE:
+            await self._on_execute()
+        elif state == CS.CS_PARK:
+            await self.park()
+            if channel.state == CS.CS_PARK and self.ready:
+                await self._wait_state()
+        elif state == CS.CS_RESET:
+            channel.state = CS.CS_EXECUTE if self.extension else CS.CS_PARK
+        elif state == CS.CS_HANGUP:
+            await self._on_hangup()
+        elif state == CS.CS_REPORTING:
+            await self._on_reporting()
+        else:  # CONSUME_MEDIA, EXCHANGE_MEDIA, SOFT_EXECUTE, HIBERNATE: wait to be moved on
+            await self._wait_state()
+
+    async def _wait_state(self) -> None:
+        state = self.channel.state
+        while self.channel.state == state:
+            if self.messages and not self.event_lock and self.ready:
+                await self.process_messages()
+                continue
+            self._signal.clear()
+            if self.channel.state != state:
+                break
+            await self._signal.wait()
+
+    async def _on_execute(self) -> None:
+        channel = self.channel
+        while channel.state == CS.CS_EXECUTE and self.ready:
+            if self.app_index >= len(self.extension):
+                break
+            app, data = self.extension[self.app_index]
+            self.app_index += 1
+            await self.execute(app, data)
+            # commands queued meanwhile run between applications
+            if self.messages and not self.event_lock and channel.state == CS.CS_EXECUTE:
+                await self.process_messages()
+        if channel.state == CS.CS_EXECUTE and self.ready:
+            if self.manager.socket_holds(self):
+                await self._wait_state()
+                return
+            self.hangup("NORMAL_CLEARING")
+
+    async def park(self) -> None:
+        """``switch_ivr_park``: CHANNEL_PARK, wait (running queued commands), CHANNEL_UNPARK."""
+        self.parked = True
+        self.fire("CHANNEL_PARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park",
+                  calling_line=1005)
+        try:
+            while self.ready and self.parked:
+                reason = await self.wait(None, until=lambda: not self.parked)
+                if reason in ("hangup", "done", "state"):
+                    break
+        finally:
+            self.parked = False
+            self.fire("CHANNEL_UNPARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park",
+                      calling_line=1245)
+
+    def unpark(self) -> None:
+        self.parked = False
+        self.signal()
+
+    async def _on_hangup(self) -> None:
+        channel = self.channel
+        cause = channel.hangup_cause or "NORMAL_CLEARING"
+        await self.endpoint.on_hangup(self)
+        for hook in list(self.hangup_hooks):
+            hook(self)
+        self.set_variable("hangup_cause", cause)
+        self.set_variable("hangup_cause_q850", str(cause_number(cause)))
+        if channel.state == CS.CS_HANGUP:
+            channel.state = CS.CS_REPORTING
+
+    async def _on_reporting(self) -> None:
+        channel = self.channel
+        self._set_timestamps()
+        self.fire("CHANNEL_HANGUP_COMPLETE", before=[("Hangup-Cause", channel.hangup_cause or "")],
+                  calling_file="switch_core_state_machine.c", calling_function="switch_core_session_reporting_state",
+                  calling_line=818)
+        for controller in list(self.controllers):
+            controller(self)
+        # CHANNEL_DESTROY waits until every controlling socket has let go of the session
+        await self._unlocked.wait()
+        channel.state = CS.CS_DESTROY
+
+    async def _on_destroy(self) -> None:
+        self.fire("CHANNEL_DESTROY", calling_file="switch_core_session.c",
+                  calling_function="switch_core_session_perform_destroy", calling_line=1750)
+        self.manager.forget(self)
+        for callback in list(self.on_destroy):
+            callback(self)
+        self.destroyed.set()
+
+    def _set_timestamps(self) -> None:
+        """``switch_channel_set_timestamps``: the CDR variables of a finished call."""
+        channel = self.channel
+        profile = channel.profile
+        end = profile.hungup or self.now_us()
+        set_var = self.set_variable
+        if not channel.variables.get("digits_dialed"):
+            set_var("digits_dialed", "none")
+
+        def stamp(us: int) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000))
+
+        start = profile.created
+        if start:
+            set_var("start_stamp", stamp(start))
+        if profile.profile_created:
+            set_var("profile_start_stamp", stamp(profile.profile_created))
+        if profile.answered:
+            set_var("answer_stamp", stamp(profile.answered))
+        if profile.bridged:
+            set_var("bridge_stamp", stamp(profile.bridged))
+        if profile.progress:
+            set_var("progress_stamp", stamp(profile.progress))
+        if profile.progress_media:
+            set_var("progress_media_stamp", stamp(profile.progress_media))
+        set_var("end_stamp", stamp(end))
+        for name, value in (
+            ("start", start), ("profile_start", profile.profile_created), ("answer", profile.answered),
+            ("bridge", profile.bridged), ("last_hold", profile.last_hold),
+        ):
+            set_var(f"{name}_epoch", str(value // 1_000_000))
+            set_var(f"{name}_uepoch", str(value))
+        set_var("hold_accum_seconds", str(profile.hold_accum // 1_000_000))
+        set_var("hold_accum_usec", str(profile.hold_accum))
+        set_var("hold_accum_ms", str(profile.hold_accum // 1000))
+        for name, value in (
+            ("resurrect", profile.resurrected), ("progress", profile.progress),
+            ("progress_media", profile.progress_media), ("end", end),
+        ):
+            set_var(f"{name}_epoch", str(value // 1_000_000))
+            set_var(f"{name}_uepoch", str(value))
+        set_var("last_app", self.last_app)
+        set_var("last_arg", self.last_arg)
+        set_var("caller_id", f'"{profile.caller_id_name}" <{profile.caller_id_number}>')
+
+        def span(a: int, b: int) -> int:
+            return max(0, b - a) if a and b else 0
+
+        durations = {
+            "duration": span(start, end),
+            "billsec": span(profile.answered, end),
+            "progresssec": span(start, profile.progress),
+            "answersec": span(start, profile.answered),
+            "waitsec": span(start, profile.answered),
+            "progress_mediasec": span(start, profile.progress_media),
+            "flow_billsec": span(start, end),
+        }
+        for unit, scale in (("sec", 1_000_000), ("msec", 1000), ("usec", 1)):
+            for name, value in durations.items():
+                if unit == "sec":
+                    key = name
+                elif name == "duration":
+                    key = "mduration" if unit == "msec" else "uduration"
+                else:
+                    key = name[: -len("sec")] + unit
+                set_var(key, str(value // scale))
