@@ -206,8 +206,10 @@ class Connection(asyncio.Protocol):
         if self._reading_paused and len(self._requests) < MAX_PENDING_REQUESTS // 2 and self.transport:
             self._reading_paused = False
             self.transport.resume_reading()
-        if not self._busy and (self._events or self._logs):
-            self._schedule_flush()
+        if not self._busy and not self._write_paused and (self._events or self._logs):
+            # events the commands caused follow their replies at once; the hold after a
+            # reply only delays events that are fired later
+            self._flush_now()
 
     async def _finish(self, pending: Awaitable[None], first: bool = False) -> None:
         try:
@@ -244,11 +246,12 @@ class Connection(asyncio.Protocol):
     def replied(self) -> None:
         """Hold queued events briefly after a reply.
 
-        FreeSWITCH's connection thread polls the socket for up to 20 ms between
-        writes, so a command a client sends straight after a reply is answered before
-        the events that were fired meanwhile. Holding events for ``reply_event_hold``
-        seconds after a reply keeps that order (clients and recorded sessions rely on
-        it) while an idle subscriber still gets every event at once.
+        FreeSWITCH's connection thread writes the events queued when it finishes a
+        command, then polls the socket for up to 20 ms, so a command a client sends
+        straight after a reply is answered before the events fired meanwhile. Holding
+        events fired after a reply for ``reply_event_hold`` seconds keeps that order
+        (clients and recorded sessions rely on it) while an idle subscriber still gets
+        every event at once.
         """
         hold = self.settings.reply_event_hold
         if hold > 0:
