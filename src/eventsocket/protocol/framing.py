@@ -23,7 +23,8 @@ MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 _END_MARKER = re.compile(rb"\n\r*\n")
 _FRAME_END = re.compile(rb"\n\r?\n")
-_ATOI = re.compile(r"\s*([+-]?\d+)")
+_ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?)0*([0-9]+)", re.ASCII)
+_ATOI_MAX = 2**63 - 1
 
 
 class ProtocolError(Exception):
@@ -41,7 +42,12 @@ class ContentLengthError(ProtocolError):
 def atoi(text: str) -> int:
     """C's ``atoi``: leading blanks, a sign, digits; anything else is 0."""
     match = _ATOI.match(text)
-    return int(match.group(1)) if match else 0
+    if not match:
+        return 0
+    digits = match.group(2)
+    # strtol saturates instead of overflowing; saturating also keeps int() away from huge strings
+    value = _ATOI_MAX if len(digits) > 19 else min(int(digits), _ATOI_MAX)
+    return -value if match.group(1) == "-" else value
 
 
 def parse_header_block(block: str) -> tuple[str, list[tuple[str, str]], int]:
@@ -79,12 +85,14 @@ class RequestParser:
     After a :class:`ProtocolError` the parser is spent: the connection must close.
     """
 
-    __slots__ = ("_buf", "_pending")
+    __slots__ = ("_buf", "_pending", "_scanned")
 
     def __init__(self) -> None:
         self._buf = bytearray()
         # a parsed header block still waiting for its body: (line, headers, raw, length)
         self._pending: tuple[str, list[tuple[str, str]], str, int] | None = None
+        # where the search for the end of the header block resumes, so slow input stays linear
+        self._scanned = 0
 
     @property
     def buffered(self) -> int:
@@ -122,9 +130,11 @@ class RequestParser:
                 del buf[:skip]
             if not buf:
                 break
-            match = _END_MARKER.search(buf)
+            match = _END_MARKER.search(buf, self._scanned)
             if match is None:
                 if len(buf) < MAX_HEADER_BLOCK:
+                    lf = buf.rfind(b"\n", self._scanned)
+                    self._scanned = lf if lf >= 0 else len(buf)
                     break
                 end = MAX_HEADER_BLOCK  # FreeSWITCH parses what it has after 10 MiB
             else:
@@ -133,6 +143,7 @@ class RequestParser:
                     end = MAX_HEADER_BLOCK
             raw = bytes(buf[:end]).decode("utf-8", "surrogateescape")
             del buf[:end]
+            self._scanned = 0
             line, headers, length = parse_header_block(raw)
             if length > 0:
                 self._pending = (line, headers, raw, length)
@@ -148,11 +159,12 @@ class FrameParser:
     body. Limits keep a hostile server from growing the client's memory without bound.
     """
 
-    __slots__ = ("_buf", "_pending", "max_body", "max_header")
+    __slots__ = ("_buf", "_pending", "_scanned", "max_body", "max_header")
 
     def __init__(self, max_header: int = MAX_HEADER_BLOCK, max_body: int = 256 * 1024 * 1024) -> None:
         self._buf = bytearray()
         self._pending: tuple[list[tuple[str, str]], int] | None = None
+        self._scanned = 0
         self.max_header = max_header
         self.max_body = max_body
 
@@ -177,12 +189,17 @@ class FrameParser:
                 del buf[:skip]
             if not buf:
                 break
-            match = _FRAME_END.search(buf)
+            match = _FRAME_END.search(buf, self._scanned)
             if match is None:
                 if len(buf) > self.max_header:
                     raise ProtocolError("header block too large")
+                lf = buf.rfind(b"\n", self._scanned)
+                self._scanned = lf if lf >= 0 else len(buf)
                 break
             end, sep = match.start(), match.end() - match.start()
+            self._scanned = 0
+            if end > self.max_header:
+                raise ProtocolError("header block too large")
             head = bytes(buf[:end]).decode("utf-8", "surrogateescape")
             del buf[: end + sep]
             headers: list[tuple[str, str]] = []

@@ -111,10 +111,12 @@ class Subscriptions:
                 i += 1
             if accepted and not negative:
                 continue
-            compare = value[i:]
+            # only a stored value that itself starts with "/" is a regex; "-/re/" is literal text
             if stored.startswith("/"):
-                compare = stored
-            if filter_matches(compare, actual):
+                matched = filter_matches(stored, actual)
+            else:
+                matched = value[i:].lower() == actual.lower()
+            if matched:
                 if negative:
                     return False
                 accepted = True
