@@ -46,7 +46,12 @@ async def serve(args: argparse.Namespace) -> int:
     acl_conf = conf.configuration("acl.conf")
     acl = AclRegistry.from_xml(acl_conf.find("network-lists") if acl_conf is not None else None,
                                conf.domain_cidrs)
-    core = SwitchCore(conf, heartbeat_interval=settings.heartbeat_interval)
+    clock = None
+    if args.virtual_time:
+        from eventsocket.switch.virtualtime import VirtualClock
+
+        clock = VirtualClock()
+    core = SwitchCore(conf, heartbeat_interval=settings.heartbeat_interval, clock=clock)
     server = EventSocketServer(core, settings, acl)
     try:
         await server.start()
@@ -81,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen-port", type=int, help="override listen-port from event_socket.conf")
     run.add_argument("--password", help="override password from event_socket.conf")
     run.add_argument("--heartbeat", type=float, help="seconds between HEARTBEAT events (0: none)")
+    run.add_argument("--virtual-time", action="store_true",
+                     help="run calls on a virtual clock that jumps ahead whenever nothing is runnable")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -90,8 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.command == "serve":
-        args.loop_name = _install_uvloop()
         try:
+            if args.virtual_time:
+                from eventsocket.switch.virtualtime import run_virtual
+
+                args.loop_name = "virtual time"
+                return run_virtual(serve(args))
+            args.loop_name = _install_uvloop()
             return asyncio.run(serve(args))
         except KeyboardInterrupt:
             return 0
