@@ -44,8 +44,9 @@ async def serve(args: argparse.Namespace) -> int:
     if args.heartbeat is not None:
         settings.heartbeat_interval = args.heartbeat
     acl_conf = conf.configuration("acl.conf")
-    acl = AclRegistry.from_xml(acl_conf.find("network-lists") if acl_conf is not None else None,
-                               conf.domain_cidrs)
+    acl = AclRegistry.from_xml(
+        acl_conf.find("network-lists") if acl_conf is not None else None, conf.domain_cidrs
+    )
     clock = None
     if args.virtual_time:
         from eventsocket.switch.virtualtime import VirtualClock
@@ -60,10 +61,18 @@ async def serve(args: argparse.Namespace) -> int:
         return 1
     await core.start()
     if not settings.is_loopback_only() and settings.password == "ClueCon":
-        log.warning("listening on %s beyond loopback with the default password ClueCon: set a password "
-                    "in event_socket.conf.xml or with --password", settings.listen_ip)
-    log.info("eventsocket %s listening on %s port %s (%s)", __version__, settings.listen_ip, server.port,
-             args.loop_name)
+        log.warning(
+            "listening on %s beyond loopback with the default password ClueCon: set a password "
+            "in event_socket.conf.xml or with --password",
+            settings.listen_ip,
+        )
+    log.info(
+        "eventsocket %s listening on %s port %s (%s)",
+        __version__,
+        settings.listen_ip,
+        server.port,
+        args.loop_name,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -86,16 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen-port", type=int, help="override listen-port from event_socket.conf")
     run.add_argument("--password", help="override password from event_socket.conf")
     run.add_argument("--heartbeat", type=float, help="seconds between HEARTBEAT events (0: none)")
-    run.add_argument("--virtual-time", action="store_true",
-                     help="run calls on a virtual clock that jumps ahead whenever nothing is runnable")
+    run.add_argument(
+        "--virtual-time",
+        action="store_true",
+        help="run calls on a virtual clock that jumps ahead whenever nothing is runnable",
+    )
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     if args.command == "serve":
         try:
             if args.virtual_time:

@@ -128,8 +128,14 @@ class Event:
         if cached is None:
             payload = self.serialize(fmt)
             cached = b"".join(
-                (b"Content-Length: ", str(len(payload)).encode(), b"\nContent-Type: ",
-                 CONTENT_TYPES[fmt], b"\n\n", payload)
+                (
+                    b"Content-Length: ",
+                    str(len(payload)).encode(),
+                    b"\nContent-Type: ",
+                    CONTENT_TYPES[fmt],
+                    b"\n\n",
+                    payload,
+                )
             )
             frames[fmt] = cached
         return cached
@@ -228,7 +234,7 @@ class EventParseError(ValueError):
 def parse_plain(payload: bytes) -> Event:
     """Parse a ``text/event-plain`` payload, URL-decoding every value."""
     text = payload.decode("utf-8", "surrogateescape")
-    head, sep, rest = text.partition("\n\n")
+    head, _sep, rest = text.partition("\n\n")
     event = Event()
     for line in head.split("\n"):
         key, colon, value = line.partition(": ")

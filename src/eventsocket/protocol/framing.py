@@ -202,7 +202,7 @@ class FrameParser:
                 raise ProtocolError("header block too large")
             head = bytes(buf[:end]).decode("utf-8", "surrogateescape")
             del buf[: end + sep]
-            headers: list[tuple[str, str]] = []
+            frame_headers: list[tuple[str, str]] = []
             length = 0
             for line in head.split("\n"):
                 line = line.rstrip("\r")
@@ -210,15 +210,15 @@ class FrameParser:
                 if not colon:
                     continue
                 value = value.strip()
-                headers.append((name, value))
+                frame_headers.append((name, value))
                 if name.lower() == "content-length":
                     length = atoi(value)
                     if length < 0 or length > self.max_body:
                         raise ProtocolError(f"bad Content-Length {value!r}")
             if length > 0:
-                self._pending = (headers, length)
+                self._pending = (frame_headers, length)
                 continue
-            out.append(Frame(headers, b""))
+            out.append(Frame(frame_headers, b""))
         return out
 
 

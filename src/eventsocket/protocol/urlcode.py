@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-_SPECIAL = set(b"\r\n #%&+:;<=>?@[\\]^`{|}\"")
+_SPECIAL = set(b'\r\n #%&+:;<=>?@[\\]^`{|}"')
 _HEX_UPPER = set(b"0123456789ABCDEF")
 
 # One table of the output for every byte; "%" is handled apart because of the escape rule.
-_TABLE: list[str] = [
-    f"%{b:02X}" if (b < 0x20 or b > 0x7E or b in _SPECIAL) else chr(b) for b in range(256)
-]
+_TABLE: list[str] = [f"%{b:02X}" if (b < 0x20 or b > 0x7E or b in _SPECIAL) else chr(b) for b in range(256)]
 _SAFE_RE = re.compile(r"[A-Za-z0-9!$'()*,\-./_~]*\Z")
 
 

@@ -26,11 +26,29 @@ Handler = Callable[["Connection", Request], Awaitable[None] | None]
 
 NOT_FOUND = "-ERR command not found"
 MYEVENTS_TYPES = (
-    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
-    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK",
-    "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
-    "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_CREATE",
+    "CHANNEL_DATA",
+    "CHANNEL_DESTROY",
+    "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_UNPARK",
+    "DETECTED_SPEECH",
+    "DTMF",
+    "NOTALK",
+    "TALK",
 )
 _NUMBER = re.compile(r"-?\d+\Z")
 _FORMATS = ("plain", "json", "xml")
@@ -47,30 +65,39 @@ def dispatch(conn: Connection, request: Request) -> Awaitable[None] | None:
     line = request.line
     low = line.lower()
     if _starts(low, "exit") or _starts(low, "..."):
-        return cmd_exit(conn, request)
+        cmd_exit(conn, request)
+        return None
     if not conn.authenticated:
         if _starts(low, "auth "):
-            return cmd_auth(conn, request)
+            cmd_auth(conn, request)
+            return None
         if _starts(low, "userauth "):
-            return cmd_userauth(conn, request)
+            cmd_userauth(conn, request)
+            return None
         conn.reply(NOT_FOUND)
         return None
     if _starts(low, "filter "):
-        return cmd_filter(conn, request)
+        cmd_filter(conn, request)
+        return None
     session = conn.session_uuid is not None
     if session:
         if _starts(low, "resume"):
-            return cmd_resume(conn, request)
+            cmd_resume(conn, request)
+            return None
         if _starts(low, "connect"):
-            return cmd_connect(conn, request)
+            cmd_connect(conn, request)
+            return None
         if _starts(low, "getvar"):
-            return cmd_getvar(conn, request)
+            cmd_getvar(conn, request)
+            return None
         if _starts(low, "myevents"):
-            return cmd_myevents_session(conn, request)
+            cmd_myevents_session(conn, request)
+            return None
     elif _starts(low, "myevents "):
         return cmd_myevents_inbound(conn, request)
     if _starts(low, "divert_events"):
-        return cmd_divert_events(conn, request)
+        cmd_divert_events(conn, request)
+        return None
     if _starts(low, "sendmsg"):
         return cmd_sendmsg(conn, request)
     if conn.outbound and not conn.full:
@@ -115,18 +142,26 @@ def cmd_userauth(conn: Connection, request: Request) -> None:
     params = conn.core.find_user(user, domain) if user and domain else None
     expected = params.get("esl-password") if params else None
     if params is None or not expected or expected != password:
-        conn.core.log(3, f"Authentication Failure for user {user}@{domain}", file="mod_event_socket.c",
-                      function="parse_command", line=1787)
+        conn.core.log(
+            3,
+            f"Authentication Failure for user {user}@{domain}",
+            file="mod_event_socket.c",
+            function="parse_command",
+            line=1787,
+        )
         conn.reply("-ERR invalid")
         conn.close(GOODBYE)
         return
     conn.authenticated = True
     conn.permissions = Permissions.from_params(params)
-    conn.reply("+OK accepted", [
-        ("Allowed-Events", params.get("esl-allowed-events") or "all"),
-        ("Allowed-API", params.get("esl-allowed-api") or "all"),
-        ("Allowed-LOG", "true" if conn.permissions.log else "false"),
-    ])
+    conn.reply(
+        "+OK accepted",
+        [
+            ("Allowed-Events", params.get("esl-allowed-events") or "all"),
+            ("Allowed-API", params.get("esl-allowed-api") or "all"),
+            ("Allowed-LOG", "true" if conn.permissions.log else "false"),
+        ],
+    )
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -292,7 +327,7 @@ def cmd_divert_events(conn: Connection, request: Request) -> None:
     if conn.session_uuid is None:
         conn.reply("-ERR not controlling a session.")
         return
-    _, space, value = request.line.partition(" ")
+    _, _space, value = request.line.partition(" ")
     value = value.strip()
     if not value:
         conn.reply("-ERR missing value.")

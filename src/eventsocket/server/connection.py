@@ -42,8 +42,8 @@ from eventsocket.switch.log import LogLine
 
 if TYPE_CHECKING:
     from eventsocket.server.listener import EventSocketServer
-    from eventsocket.switch.session import Session
     from eventsocket.server.permissions import Permissions
+    from eventsocket.switch.session import Session
 
 log = logging.getLogger("eventsocket.connection")
 
@@ -106,8 +106,13 @@ class Connection(asyncio.Protocol):
         self.server.connections.add(self)
         rejecting = self.server.acl.first_rejecting(self.settings.apply_inbound_acl, self.peer[0])
         if rejecting is not None:
-            self.core.log(4, f"IP {self.peer[0]} Rejected by acl \"{rejecting}\"",
-                          file="mod_event_socket.c", function="listener_run", line=1834)
+            self.core.log(
+                4,
+                f'IP {self.peer[0]} Rejected by acl "{rejecting}"',
+                file="mod_event_socket.c",
+                function="listener_run",
+                line=1834,
+            )
             transport.write(RUDE_REJECTION)
             self.close(GOODBYE)
             return
@@ -118,7 +123,9 @@ class Connection(asyncio.Protocol):
 
     def _arm_first_packet_timer(self) -> None:
         loop = asyncio.get_running_loop()
-        self._first_packet_timer = loop.call_later(self.settings.first_packet_timeout, self._first_packet_expired)
+        self._first_packet_timer = loop.call_later(
+            self.settings.first_packet_timeout, self._first_packet_expired
+        )
 
     def _first_packet_expired(self) -> None:
         self._first_packet_timer = None
@@ -174,7 +181,9 @@ class Connection(asyncio.Protocol):
     def _write_stalled(self) -> None:
         self._stall_timer = None
         if self._write_paused and self.transport is not None:
-            log.warning("closing %s:%s: no write progress for %ss", *self.peer, self.settings.write_stall_timeout)
+            log.warning(
+                "closing %s:%s: no write progress for %ss", *self.peer, self.settings.write_stall_timeout
+            )
             self.closing = True
             self._detach()
             self.transport.abort()
@@ -354,8 +363,11 @@ class Connection(asyncio.Protocol):
             return
         from eventsocket.server.outbound import channel_data_reply
 
-        self.send(channel_data_reply(session, "async" if self.async_mode else "static",
-                                     "full" if self.full else "single-channel"))
+        self.send(
+            channel_data_reply(
+                session, "async" if self.async_mode else "static", "full" if self.full else "single-channel"
+            )
+        )
         self.replied()
 
     def session_sendmsg(self, request: Request) -> Awaitable[None] | None:
@@ -401,14 +413,24 @@ class Connection(asyncio.Protocol):
             self.lost_events += 1
             self.total_lost_events += 1
             if self.lost_events > self.settings.lost_events_limit:
-                self.core.log(2, f"Killing listener because of too many lost events. Lost [{self.lost_events}]",
-                              file="mod_event_socket.c", function="event_handler", line=446)
+                self.core.log(
+                    2,
+                    f"Killing listener because of too many lost events. Lost [{self.lost_events}]",
+                    file="mod_event_socket.c",
+                    function="event_handler",
+                    line=446,
+                )
                 self.kill(LOST_EVENTS)
             return
         if self.lost_events:
-            self.core.log(2, f"Lost [{self.lost_events}] events! Event Queue size: [{len(self._events)}/"
-                             f"{self.settings.event_queue_size}]",
-                          file="mod_event_socket.c", function="event_handler", line=438)
+            self.core.log(
+                2,
+                f"Lost [{self.lost_events}] events! Event Queue size: [{len(self._events)}/"
+                f"{self.settings.event_queue_size}]",
+                file="mod_event_socket.c",
+                function="event_handler",
+                line=438,
+            )
             self.lost_events = 0
         self._events.append(event)
         self._schedule_flush()
@@ -488,8 +510,17 @@ class Connection(asyncio.Protocol):
             batch = []
             while logs and len(batch) < 256:
                 line = logs.popleft()
-                batch.append(log_frame(line.text, line.level, line.channel, line.file, line.function,
-                                       line.line, line.user_data))
+                batch.append(
+                    log_frame(
+                        line.text,
+                        line.level,
+                        line.channel,
+                        line.file,
+                        line.function,
+                        line.line,
+                        line.user_data,
+                    )
+                )
             transport.write(b"".join(batch))
             if logs:
                 self._schedule_flush()

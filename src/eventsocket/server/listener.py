@@ -28,13 +28,14 @@ class BindError(OSError):
 
 def make_listen_socket(host: str, port: int, backlog: int) -> socket.socket:
     """A listening socket; ``::`` is dual stack (IPv4 peers appear as ``::ffff:a.b.c.d``)."""
+    address: tuple[str, int] | tuple[str, int, int, int]
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(host.split("%")[0]).version == 6 else socket.AF_INET
-        infos = [(family, (host, port, 0, 0) if family == socket.AF_INET6 else (host, port))]
+        address = (host, port, 0, 0) if family == socket.AF_INET6 else (host, port)
     except ValueError:  # a host name
         resolved = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        infos = [(resolved[0][0], resolved[0][4])]
-    family, address = infos[0]
+        family = resolved[0][0]
+        address = (str(resolved[0][4][0]), int(resolved[0][4][1]))
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,7 +54,9 @@ def make_listen_socket(host: str, port: int, backlog: int) -> socket.socket:
 class EventSocketServer:
     """mod_event_socket's inbound side over a switch core."""
 
-    def __init__(self, core: SwitchCore, settings: EventSocketSettings, acl: AclRegistry | None = None) -> None:
+    def __init__(
+        self, core: SwitchCore, settings: EventSocketSettings, acl: AclRegistry | None = None
+    ) -> None:
         self.core = core
         self.settings = settings
         self.acl = acl or AclRegistry()
@@ -63,8 +66,9 @@ class EventSocketServer:
         self.jobs_started = 0
         core.outbound_connector = self._connect_outbound
 
-    async def _connect_outbound(self, session: Session, host: str, port: int, async_mode: bool,
-                                full: bool) -> OutboundConnection | None:
+    async def _connect_outbound(
+        self, session: Session, host: str, port: int, async_mode: bool, full: bool
+    ) -> OutboundConnection | None:
         from eventsocket.server.outbound import connect_outbound
 
         return await connect_outbound(self, session, host, port, async_mode, full)
@@ -86,10 +90,15 @@ class EventSocketServer:
                 break
             except OSError as exc:
                 if settings.stop_on_bind_error:
-                    raise BindError(exc.errno, f"cannot bind {settings.listen_ip}:{settings.listen_port}: "
-                                               f"{exc.strerror}") from exc
-                log.error("Socket Error! Could not listen on %s:%s (%s); retrying",
-                          settings.listen_ip, settings.listen_port, exc.strerror)
+                    raise BindError(
+                        exc.errno, f"cannot bind {settings.listen_ip}:{settings.listen_port}: {exc.strerror}"
+                    ) from exc
+                log.error(
+                    "Socket Error! Could not listen on %s:%s (%s); retrying",
+                    settings.listen_ip,
+                    settings.listen_port,
+                    exc.strerror,
+                )
                 await asyncio.sleep(0.1)
         self._server = await loop.create_server(lambda: Connection(self), sock=sock)
 
@@ -104,7 +113,7 @@ class EventSocketServer:
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 pass
             self._server = None
 
@@ -125,8 +134,9 @@ class EventSocketServer:
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
 
-    async def _await_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None,
-                         outcome: Awaitable[str | None]) -> None:
+    async def _await_job(
+        self, job_uuid: str, command: str, args: str, owner_uuid: str | None, outcome: Awaitable[str | None]
+    ) -> None:
         try:
             output = await outcome
         except Exception:
@@ -134,8 +144,9 @@ class EventSocketServer:
             output = None
         self._fire_job(job_uuid, command, args, owner_uuid, output)
 
-    def _fire_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None,
-                  output: str | None) -> None:
+    def _fire_job(
+        self, job_uuid: str, command: str, args: str, owner_uuid: str | None, output: str | None
+    ) -> None:
         command = command.strip()
         args = args.strip()
         body = f"-ERR {command} Command not found!\n" if output is None else output
@@ -143,6 +154,12 @@ class EventSocketServer:
         if args:
             headers.append(("Job-Command-Arg", args))
         bus = self.core.bus
-        event = bus.create("BACKGROUND_JOB", calling_file="mod_event_socket.c", calling_function="api_exec",
-                           calling_line=1572, headers=headers, body=body or None)
+        event = bus.create(
+            "BACKGROUND_JOB",
+            calling_file="mod_event_socket.c",
+            calling_function="api_exec",
+            calling_line=1572,
+            headers=headers,
+            body=body or None,
+        )
         bus.fire(event)

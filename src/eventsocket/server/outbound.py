@@ -36,11 +36,13 @@ def channel_data_reply(session: Session, socket_mode: str, control: str) -> byte
     keep one header per name.
     """
     bus = session.core.bus
-    event = Event("CHANNEL_DATA", bus.standard_headers("CHANNEL_DATA", "mod_event_socket.c", "parse_command", 2209))
+    event = Event(
+        "CHANNEL_DATA", bus.standard_headers("CHANNEL_DATA", "mod_event_socket.c", "parse_command", 2209)
+    )
     for key, value in session.channel.profile.headers("Channel"):
         event.set(key, value)
-    for key, value in session.channel.data_headers("CHANNEL_DATA", with_variables=True):
-        event.set(key, value)
+    for key, data_value in session.channel.data_headers("CHANNEL_DATA", with_variables=True):
+        event.set(key, data_value)
     event.set("Content-Type", "command/reply")
     event.set("Reply-Text", "+OK\n")
     event.set("Socket-Mode", socket_mode)
@@ -114,8 +116,9 @@ class OutboundConnection(Connection):
         session.signal()
 
 
-async def connect_outbound(server: EventSocketServer, session: Session, host: str, port: int,
-                           async_mode: bool, full: bool) -> OutboundConnection | None:
+async def connect_outbound(
+    server: EventSocketServer, session: Session, host: str, port: int, async_mode: bool, full: bool
+) -> OutboundConnection | None:
     """Open the socket application's connection; None when the host cannot be reached."""
     loop = asyncio.get_running_loop()
     try:
@@ -123,7 +126,7 @@ async def connect_outbound(server: EventSocketServer, session: Session, host: st
             loop.create_connection(lambda: OutboundConnection(server, session, async_mode, full), host, port),
             CONNECT_TIMEOUT,
         )
-    except (OSError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, OSError, ValueError) as exc:
         log.info("socket %s:%s failed: %s", host, port, exc)
         return None
     return protocol

@@ -112,8 +112,9 @@ class EventBus:
         body: str | None = None,
     ) -> Event:
         """A new event: the standard headers, then ``headers``, then the body."""
-        event = Event(name, self.standard_headers(name, calling_file, calling_function, calling_line),
-                      body, subclass)
+        event = Event(
+            name, self.standard_headers(name, calling_file, calling_function, calling_line), body, subclass
+        )
         if subclass:
             event.headers.append(("Event-Subclass", subclass))
         for key, value in headers:

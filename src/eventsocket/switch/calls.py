@@ -45,8 +45,14 @@ class CallManager:
 
     # -- registry -------------------------------------------------------------------------------
 
-    def add_application(self, name: str, function: Application, description: str = "", syntax: str = "",
-                        module: str = "mod_dptools") -> None:
+    def add_application(
+        self,
+        name: str,
+        function: Application,
+        description: str = "",
+        syntax: str = "",
+        module: str = "mod_dptools",
+    ) -> None:
         self.applications[name.lower()] = function
         self.core.add_interface("application", name, module, description, syntax)
 
@@ -59,8 +65,9 @@ class CallManager:
 
     # -- creating channels ----------------------------------------------------------------------
 
-    def _new_session(self, endpoint: Endpoint, name: str, direction: str, profile: CallerProfile,
-                     uuid: str | None = None) -> Session:
+    def _new_session(
+        self, endpoint: Endpoint, name: str, direction: str, profile: CallerProfile, uuid: str | None = None
+    ) -> Session:
         uuid = uuid or str(uuidlib.uuid4())
         if uuid in self.sessions:
             raise OriginateFailure("DESTINATION_OUT_OF_ORDER")
@@ -89,16 +96,26 @@ class CallManager:
         self.core.stats.session_created(self.core.clock.monotonic())
         return session
 
-    def new_outbound(self, endpoint: Endpoint, name: str, destination: str, variables: dict[str, str],
-                     caller: Session | None) -> Session:
+    def new_outbound(
+        self,
+        endpoint: Endpoint,
+        name: str,
+        destination: str,
+        variables: dict[str, str],
+        caller: Session | None,
+    ) -> Session:
         """An outbound leg towards ``destination`` (not started)."""
         if caller is not None:
             profile = caller.channel.profile.copy()
             profile.callee_id_name = ""
             profile.callee_id_number = ""
         else:
-            profile = CallerProfile(caller_id_number="0000000000", orig_caller_id_number="0000000000",
-                                    ani="0000000000", context="default")
+            profile = CallerProfile(
+                caller_id_number="0000000000",
+                orig_caller_id_number="0000000000",
+                ani="0000000000",
+                context="default",
+            )
             profile.callee_id_name = "Outbound Call"
             profile.callee_id_number = destination
         profile.caller_id_name = variables.get("origination_caller_id_name", profile.caller_id_name)
@@ -156,8 +173,14 @@ class CallManager:
                     break
         raise OriginateFailure(cause)
 
-    async def _ring_group(self, group: list[Leg], variables: dict[str, str], caller: Session | None,
-                          timeout: float, early_ok: bool | None) -> Session:
+    async def _ring_group(
+        self,
+        group: list[Leg],
+        variables: dict[str, str],
+        caller: Session | None,
+        timeout: float,
+        early_ok: bool | None,
+    ) -> Session:
         legs: list[Session] = []
         failure = "NORMAL_CLEARING"
         for leg in group:
@@ -175,8 +198,12 @@ class CallManager:
             session.awaiting_originate = True
             legs.append(session)
             if caller is not None:
-                session.fire("CHANNEL_OUTGOING", calling_file="switch_core_session.c",
-                             calling_function="switch_core_session_outgoing_channel", calling_line=752)
+                session.fire(
+                    "CHANNEL_OUTGOING",
+                    calling_file="switch_core_session.c",
+                    calling_function="switch_core_session_outgoing_channel",
+                    calling_line=752,
+                )
             session.start()
         if not legs:
             raise OriginateFailure(failure)
@@ -228,8 +255,12 @@ class CallManager:
         if caller is None:
             self._flip_caller_id(winner)
         winner.set_variable("call_uuid", winner.uuid)
-        winner.fire("CHANNEL_ORIGINATE", calling_file="switch_ivr_originate.c",
-                    calling_function="switch_ivr_originate", calling_line=4178)
+        winner.fire(
+            "CHANNEL_ORIGINATE",
+            calling_file="switch_ivr_originate.c",
+            calling_function="switch_ivr_originate",
+            calling_line=4178,
+        )
         return winner
 
     def _flip_caller_id(self, session: Session) -> None:
@@ -237,7 +268,10 @@ class CallManager:
         profile = session.channel.profile
         session.set_variable("pre_transfer_caller_id_number", profile.caller_id_number)
         profile.caller_id_name, profile.callee_id_name = profile.callee_id_name, profile.caller_id_name
-        profile.caller_id_number, profile.callee_id_number = profile.callee_id_number, profile.caller_id_number
+        profile.caller_id_number, profile.callee_id_number = (
+            profile.callee_id_number,
+            profile.caller_id_number,
+        )
         session.set_variable("channel_cid_flipped", "true")
 
     # -- routing --------------------------------------------------------------------------------
@@ -252,7 +286,7 @@ class CallManager:
             channel.state = CS.CS_CONSUME_MEDIA
             return
         profile = channel.profile
-        dialplan = (profile.dialplan or "XML")
+        dialplan = profile.dialplan or "XML"
         actions = self.hunt(session, dialplan, profile.context or "default", profile.destination_number)
         if actions is None:
             session.hangup("NO_ROUTE_DESTINATION")
@@ -262,7 +296,9 @@ class CallManager:
         session.app_index = 0
         channel.state = CS.CS_EXECUTE
 
-    def hunt(self, session: Session, dialplan: str, context: str, destination: str) -> list[tuple[str, str]] | None:
+    def hunt(
+        self, session: Session, dialplan: str, context: str, destination: str
+    ) -> list[tuple[str, str]] | None:
         """Find the applications for ``destination``; None when no route."""
         from eventsocket.switch import dialplan as dialplans
 
@@ -292,8 +328,11 @@ class CallManager:
     def transfer(self, session: Session, destination: str, dialplan: str = "XML", context: str = "") -> None:
         """``switch_ivr_session_transfer``: new destination, back to CS_ROUTING."""
         profile = session.channel.profile
-        session.set_variable("transfer_source", f"{int(self.core.clock.time())}:{session.uuid}:bl_xfer:"
-                                                f"{destination}/{context or profile.context}/{dialplan}")
+        session.set_variable(
+            "transfer_source",
+            f"{int(self.core.clock.time())}:{session.uuid}:bl_xfer:"
+            f"{destination}/{context or profile.context}/{dialplan}",
+        )
         profile.destination_number = destination
         profile.dialplan = dialplan or "XML"
         if context:
@@ -334,9 +373,13 @@ class CallManager:
         b.set_variable("signal_bond", a.uuid)
         a.set_variable("last_bridge_to", b.uuid)
         b.set_variable("last_bridge_to", a.uuid)
-        a.fire("CHANNEL_BRIDGE", before=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
-               calling_file="switch_ivr_bridge.c", calling_function="switch_ivr_multi_threaded_bridge",
-               calling_line=1709)
+        a.fire(
+            "CHANNEL_BRIDGE",
+            before=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
+            calling_file="switch_ivr_bridge.c",
+            calling_function="switch_ivr_multi_threaded_bridge",
+            calling_line=1709,
+        )
 
     def unbridge(self, session: Session) -> None:
         partner = session.partner
@@ -344,9 +387,13 @@ class CallManager:
             return
         a, b = (session, partner) if session.channel.other_type == "originatee" else (partner, session)
         a.partner = b.partner = None
-        a.fire("CHANNEL_UNBRIDGE", before=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
-               calling_file="switch_ivr_bridge.c", calling_function="switch_ivr_multi_threaded_bridge",
-               calling_line=1842)
+        a.fire(
+            "CHANNEL_UNBRIDGE",
+            before=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
+            calling_file="switch_ivr_bridge.c",
+            calling_function="switch_ivr_multi_threaded_bridge",
+            calling_line=1842,
+        )
         a.signal()
         b.signal()
 
@@ -388,8 +435,9 @@ class CallManager:
         if not b.channel.answered:
             b.answer()
         self.link(a, b)
-        await a.wait(None, messages=False, stop_on_state=False,
-                     until=lambda: a.partner is not b or not b.ready)
+        await a.wait(
+            None, messages=False, stop_on_state=False, until=lambda: a.partner is not b or not b.ready
+        )
         if a.partner is b:
             self.unbridge(a)
         # whoever is left follows FreeSWITCH's default: park_after_bridge, else hang up

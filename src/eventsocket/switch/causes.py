@@ -1,4 +1,4 @@
-"""Hangup causes by name and number (Q.850 plus FreeSWITCH's own), as ``switch_channel_str2cause`` reads them."""
+"""Hangup causes by name and number (Q.850), as ``switch_channel_str2cause`` reads them."""
 
 from __future__ import annotations
 

@@ -35,34 +35,87 @@ class CS(IntEnum):
 
 
 CALL_STATES: tuple[str, ...] = (
-    "DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD", "RING_WAIT", "HANGUP", "UNHELD",
+    "DOWN",
+    "DIALING",
+    "RINGING",
+    "EARLY",
+    "ACTIVE",
+    "HELD",
+    "RING_WAIT",
+    "HANGUP",
+    "UNHELD",
 )
 
 # Event types that carry every channel variable (``variable_*``) in their channel data.
-VARIABLE_EVENTS = frozenset({
-    "CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_ANSWER", "CHANNEL_PARK",
-    "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
-    "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "REQUEST_PARAMS", "CHANNEL_DATA", "CHANNEL_EXECUTE",
-    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_DESTROY", "SESSION_HEARTBEAT", "API", "RECORD_START",
-    "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "CALL_UPDATE", "MEDIA_BUG_START", "MEDIA_BUG_STOP",
-    "CHANNEL_HOLD", "CHANNEL_UNHOLD", "TEXT", "CUSTOM", "DTMF",
-})
+VARIABLE_EVENTS = frozenset(
+    {
+        "CHANNEL_CREATE",
+        "CHANNEL_ORIGINATE",
+        "CHANNEL_UUID",
+        "CHANNEL_ANSWER",
+        "CHANNEL_PARK",
+        "CHANNEL_UNPARK",
+        "CHANNEL_BRIDGE",
+        "CHANNEL_UNBRIDGE",
+        "CHANNEL_PROGRESS",
+        "CHANNEL_PROGRESS_MEDIA",
+        "CHANNEL_HANGUP",
+        "CHANNEL_HANGUP_COMPLETE",
+        "REQUEST_PARAMS",
+        "CHANNEL_DATA",
+        "CHANNEL_EXECUTE",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "CHANNEL_DESTROY",
+        "SESSION_HEARTBEAT",
+        "API",
+        "RECORD_START",
+        "RECORD_STOP",
+        "PLAYBACK_START",
+        "PLAYBACK_STOP",
+        "CALL_UPDATE",
+        "MEDIA_BUG_START",
+        "MEDIA_BUG_STOP",
+        "CHANNEL_HOLD",
+        "CHANNEL_UNHOLD",
+        "TEXT",
+        "CUSTOM",
+        "DTMF",
+    }
+)
 
 _PROFILE_TEXT = (
-    ("username", "Username"), ("dialplan", "Dialplan"), ("caller_id_name", "Caller-ID-Name"),
-    ("caller_id_number", "Caller-ID-Number"), ("orig_caller_id_name", "Orig-Caller-ID-Name"),
-    ("orig_caller_id_number", "Orig-Caller-ID-Number"), ("callee_id_name", "Callee-ID-Name"),
-    ("callee_id_number", "Callee-ID-Number"), ("network_addr", "Network-Addr"), ("ani", "ANI"),
-    ("aniii", "ANI-II"), ("destination_number", "Destination-Number"), ("uuid", "Unique-ID"),
-    ("source", "Source"), ("transfer_source", "Transfer-Source"), ("context", "Context"),
-    ("rdnis", "RDNIS"), ("chan_name", "Channel-Name"), ("profile_index", "Profile-Index"),
+    ("username", "Username"),
+    ("dialplan", "Dialplan"),
+    ("caller_id_name", "Caller-ID-Name"),
+    ("caller_id_number", "Caller-ID-Number"),
+    ("orig_caller_id_name", "Orig-Caller-ID-Name"),
+    ("orig_caller_id_number", "Orig-Caller-ID-Number"),
+    ("callee_id_name", "Callee-ID-Name"),
+    ("callee_id_number", "Callee-ID-Number"),
+    ("network_addr", "Network-Addr"),
+    ("ani", "ANI"),
+    ("aniii", "ANI-II"),
+    ("destination_number", "Destination-Number"),
+    ("uuid", "Unique-ID"),
+    ("source", "Source"),
+    ("transfer_source", "Transfer-Source"),
+    ("context", "Context"),
+    ("rdnis", "RDNIS"),
+    ("chan_name", "Channel-Name"),
+    ("profile_index", "Profile-Index"),
 )
 _PROFILE_TIMES = (
-    ("profile_created", "Profile-Created-Time"), ("created", "Channel-Created-Time"),
-    ("answered", "Channel-Answered-Time"), ("progress", "Channel-Progress-Time"),
-    ("progress_media", "Channel-Progress-Media-Time"), ("hungup", "Channel-Hangup-Time"),
-    ("transferred", "Channel-Transfer-Time"), ("resurrected", "Channel-Resurrect-Time"),
-    ("bridged", "Channel-Bridged-Time"), ("last_hold", "Channel-Last-Hold"), ("hold_accum", "Channel-Hold-Accum"),
+    ("profile_created", "Profile-Created-Time"),
+    ("created", "Channel-Created-Time"),
+    ("answered", "Channel-Answered-Time"),
+    ("progress", "Channel-Progress-Time"),
+    ("progress_media", "Channel-Progress-Media-Time"),
+    ("hungup", "Channel-Hangup-Time"),
+    ("transferred", "Channel-Transfer-Time"),
+    ("resurrected", "Channel-Resurrect-Time"),
+    ("bridged", "Channel-Bridged-Time"),
+    ("last_hold", "Channel-Last-Hold"),
+    ("hold_accum", "Channel-Hold-Accum"),
 )
 
 
@@ -119,7 +172,9 @@ class CallerProfile:
 
     def fields(self) -> dict[str, str]:
         """The text fields by name, for dialplan conditions."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self) if isinstance(getattr(self, f.name), str)}
+        return {
+            f.name: str(getattr(self, f.name)) for f in fields(self) if isinstance(getattr(self, f.name), str)
+        }
 
     def copy(self) -> CallerProfile:
         return CallerProfile(**{f.name: getattr(self, f.name) for f in fields(self)})
@@ -210,7 +265,9 @@ class Channel:
             yield "Channel-Write-Codec-Rate", str(codec.rate)
             yield "Channel-Write-Codec-Bit-Rate", str(codec.bit_rate)
 
-    def data_headers(self, event_name: str, *, with_variables: bool | None = None) -> list[tuple[str, HeaderValue]]:
+    def data_headers(
+        self, event_name: str, *, with_variables: bool | None = None
+    ) -> list[tuple[str, HeaderValue]]:
         """``switch_channel_event_set_data``: basic headers, caller profile, other leg, variables."""
         headers: list[tuple[str, HeaderValue]] = list(self.basic_headers())
         headers.extend(self.profile.headers("Caller"))

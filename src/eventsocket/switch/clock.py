@@ -25,9 +25,7 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
-    def call_later(
-        self, seconds: float, callback: object, *args: object
-    ) -> asyncio.TimerHandle:
+    def call_later(self, seconds: float, callback: object, *args: object) -> asyncio.TimerHandle:
         """Schedule ``callback`` after ``seconds`` on this clock."""
         loop = asyncio.get_running_loop()
         return loop.call_later(max(0.0, seconds), callback, *args)  # type: ignore[arg-type]

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.message import Request
@@ -168,11 +167,12 @@ class SwitchCore:
         self.add_interface("management", "event_socket", "mod_event_socket")
         self.add_interface("api", "event_sink", "mod_event_socket", "event_sink", "<web data>")
 
-    def add_interface(self, type_: str, name: str, module: str, description: str = "", syntax: str = "") -> None:
+    def add_interface(
+        self, type_: str, name: str, module: str, description: str = "", syntax: str = ""
+    ) -> None:
         self.interfaces.append(Interface(type_, name, module, description, syntax))
 
-    def register_api(self, name: str, description: str, syntax: str, module: str,
-                     function: object) -> None:
+    def register_api(self, name: str, description: str, syntax: str, module: str, function: object) -> None:
         """Register an API command and list it as an interface of ``module``."""
         self.api.add(name, description, syntax, module, function)  # type: ignore[arg-type]
         self.add_interface("api", name, module, description, syntax)
@@ -203,9 +203,9 @@ class SwitchCore:
                 pass
         self._heartbeat = None
 
-    def spawn(self, coro: object, name: str | None = None) -> asyncio.Task[object]:
+    def spawn(self, coro: Coroutine[Any, Any, object], name: str | None = None) -> asyncio.Task[object]:
         """Run a background coroutine owned by the core (cancelled on stop, errors logged)."""
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
         if name:
             task.set_name(name)
         self._tasks.add(task)
@@ -221,13 +221,20 @@ class SwitchCore:
         while True:
             await self.clock.sleep(self.heartbeat_interval)
             self.bus.fire(self.heartbeat_event())
-            self.bus.fire(self.bus.create(
-                "RE_SCHEDULE", calling_file="switch_scheduler.c", calling_function="switch_scheduler_execute",
-                calling_line=90, headers=[
-                    ("Task-ID", "1"), ("Task-Desc", "heartbeat"), ("Task-Group", "core"),
-                    ("Task-Runtime", str(int(self.clock.time() + self.heartbeat_interval))),
-                ],
-            ))
+            self.bus.fire(
+                self.bus.create(
+                    "RE_SCHEDULE",
+                    calling_file="switch_scheduler.c",
+                    calling_function="switch_scheduler_execute",
+                    calling_line=90,
+                    headers=[
+                        ("Task-ID", "1"),
+                        ("Task-Desc", "heartbeat"),
+                        ("Task-Group", "core"),
+                        ("Task-Runtime", str(int(self.clock.time() + self.heartbeat_interval))),
+                    ],
+                )
+            )
 
     # -- time and statistics -----------------------------------------------------------------
 
@@ -249,10 +256,17 @@ class SwitchCore:
         def unit(value: int, name: str) -> str:
             return f"{value} {name}{'' if value == 1 else 's'}"
 
-        return ", ".join([
-            unit(years, "year"), unit(days, "day"), unit(hours, "hour"), unit(minutes, "minute"),
-            unit(sec, "second"), unit(ms, "millisecond"), unit(mms, "microsecond"),
-        ])
+        return ", ".join(
+            [
+                unit(years, "year"),
+                unit(days, "day"),
+                unit(hours, "hour"),
+                unit(minutes, "minute"),
+                unit(sec, "second"),
+                unit(ms, "millisecond"),
+                unit(mms, "microsecond"),
+            ]
+        )
 
     def heartbeat_event(self) -> Event:
         stats = self.stats
@@ -310,7 +324,7 @@ class SwitchCore:
 
     def call_api(
         self, command: str, args: str = "", session_uuid: str | None = None
-    ) -> str | None | Awaitable[str | None]:
+    ) -> str | Awaitable[str | None] | None:
         """Run an API command: its output, None when unknown or failed, or an awaitable of those.
 
         Commands that answer at once return plain values so the socket layer can
@@ -353,8 +367,11 @@ class SwitchCore:
 
     def api_event(self, command: str, args: str) -> Event:
         return self.bus.create(
-            "API", calling_file="switch_loadable_module.c", calling_function="switch_api_execute",
-            calling_line=2949, headers=[("API-Command", command), ("API-Command-Argument", args)],
+            "API",
+            calling_file="switch_loadable_module.c",
+            calling_function="switch_api_execute",
+            calling_line=2949,
+            headers=[("API-Command", command), ("API-Command-Argument", args)],
         )
 
     # -- log ---------------------------------------------------------------------------------
@@ -370,16 +387,29 @@ class SwitchCore:
             pass
 
     def log(
-        self, level: int, message: str, *, file: str = "switch_core.c", function: str = "",
-        line: int = 0, session_uuid: str = "", channel: int | None = None,
+        self,
+        level: int,
+        message: str,
+        *,
+        file: str = "switch_core.c",
+        function: str = "",
+        line: int = 0,
+        session_uuid: str = "",
+        channel: int | None = None,
     ) -> None:
         """Write a log line to every ``log`` subscriber (and Python logging at debug)."""
         if not message.endswith("\n"):
             message += "\n"
         entry = LogLine(
-            level, message, file, function, line,
+            level,
+            message,
+            file,
+            function,
+            line,
             channel if channel is not None else (3 if session_uuid else 0),
-            session_uuid, self.clock.time(), self.cpu.idle,
+            session_uuid,
+            self.clock.time(),
+            self.cpu.idle,
         )
         log.debug("%s", message.rstrip("\n"))
         for listener in tuple(self._log_listeners):

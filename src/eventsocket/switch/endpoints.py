@@ -42,9 +42,12 @@ class Endpoint:
     module = "mod_loopback"
     codec = Codec("L16", 8000, 128000)
 
-    def create(self, manager: CallManager, leg: Leg, variables: dict[str, str],
-               caller: Session | None) -> Session:
-        return manager.new_outbound(self, f"{self.name}/{leg.destination}", leg.destination, variables, caller)
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        return manager.new_outbound(
+            self, f"{self.name}/{leg.destination}", leg.destination, variables, caller
+        )
 
     async def on_init(self, session: Session) -> None:
         """After CHANNEL_CREATE: what the far end does first."""
@@ -64,16 +67,18 @@ class ErrorEndpoint(Endpoint):
     name = "error"
     module = "mod_dptools"
 
-    def create(self, manager: CallManager, leg: Leg, variables: dict[str, str],
-               caller: Session | None) -> Session:
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
         raise OriginateFailure(cause_from_text(leg.destination or "NORMAL_CLEARING"))
 
 
 class LoopbackEndpoint(Endpoint):
     name = "loopback"
 
-    def create(self, manager: CallManager, leg: Leg, variables: dict[str, str],
-               caller: Session | None) -> Session:
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
         parts = leg.destination.split("/")
         exten = parts[0]
         context = parts[1] if len(parts) > 1 and parts[1] else "default"
@@ -92,7 +97,7 @@ class LoopbackEndpoint(Endpoint):
         b_leg.set_variable("other_loopback_leg_uuid", a_leg.uuid)
         a_leg.set_variable("other_loopback_leg_uuid", b_leg.uuid)
         for name, value in variables.items():
-            if name.startswith("loopback_export") or name in ("sip_h_X", ):
+            if name.startswith("loopback_export") or name in ("sip_h_X",):
                 continue
             if not name.startswith(("origination_", "originate_", "sim_")):
                 b_leg.set_variable(name, value)
@@ -141,7 +146,10 @@ class SimEndpoint(Endpoint):
             return
         if not answer:
             return
-        if ring and await session.wait(ring, messages=False, breakable=False, stop_on_state=False) == "hangup":
+        if (
+            ring
+            and await session.wait(ring, messages=False, breakable=False, stop_on_state=False) == "hangup"
+        ):
             return
         session.answer()
         digits = get("sim_dtmf")
@@ -152,12 +160,19 @@ class SimEndpoint(Endpoint):
                 return
             for digit in digits:
                 session.queue_dtmf(digit, source="RTP")
-                if await session.wait(interval, messages=False, breakable=False, stop_on_state=False) == "hangup":
+                if (
+                    await session.wait(interval, messages=False, breakable=False, stop_on_state=False)
+                    == "hangup"
+                ):
                     return
         hangup_after = get("sim_hangup_ms")
-        if hangup_after is not None:
-            if await session.wait(atoi(hangup_after) / 1000.0, messages=False, breakable=False, stop_on_state=False) != "hangup":
-                session.hangup(cause_from_text(get("sim_hangup_cause") or "NORMAL_CLEARING"))
+        if hangup_after is not None and (
+            await session.wait(
+                atoi(hangup_after) / 1000.0, messages=False, breakable=False, stop_on_state=False
+            )
+            != "hangup"
+        ):
+            session.hangup(cause_from_text(get("sim_hangup_cause") or "NORMAL_CLEARING"))
 
 
 ENDPOINTS: tuple[type[Endpoint], ...] = (NullEndpoint, ErrorEndpoint, LoopbackEndpoint, SimEndpoint)

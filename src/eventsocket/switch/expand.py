@@ -39,7 +39,7 @@ def _substring(value: str, spec: list[str]) -> str:
         offset = max(0, len(value) + offset)
     piece = value[offset:]
     if length is not None:
-        piece = piece[:length] if length >= 0 else piece[:length]
+        piece = piece[:length]
     return piece
 
 

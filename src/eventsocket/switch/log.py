@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 LEVELS: dict[str, int] = {
-    "console": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7,
+    "console": 0,
+    "alert": 1,
+    "crit": 2,
+    "err": 3,
+    "warning": 4,
+    "notice": 5,
+    "info": 6,
+    "debug": 7,
 }
 LEVEL_NAMES: dict[int, str] = {v: k.upper() for k, v in LEVELS.items()}
 DISABLE = -1
@@ -58,9 +65,7 @@ class LogLine:
         micros = int(self.timestamp * 1_000_000) % 1_000_000
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.timestamp))
         name = LEVEL_NAMES.get(self.level, "DEBUG")
-        return (
-            f"{stamp}.{micros:06d} {self.idle_cpu:.2f}% [{name}] {self.file}:{self.line} {self.message}"
-        )
+        return f"{stamp}.{micros:06d} {self.idle_cpu:.2f}% [{name}] {self.file}:{self.line} {self.message}"
 
 
 LogListener = Callable[[LogLine], None]

@@ -98,8 +98,9 @@ class Session:
     ) -> Event:
         """A channel event: standard headers, ``before``, the channel data, ``after``."""
         bus = self.core.bus
-        event = Event(name, bus.standard_headers(name, calling_file, calling_function, calling_line),
-                      subclass=subclass)
+        event = Event(
+            name, bus.standard_headers(name, calling_file, calling_function, calling_line), subclass=subclass
+        )
         if subclass:
             event.headers.append(("Event-Subclass", subclass))
         for key, value in before:
@@ -156,9 +157,12 @@ class Session:
         channel.call_state = state
         self.fire(
             "CHANNEL_CALLSTATE",
-            before=[("Original-Channel-Call-State", original),
-                    ("Channel-Call-State-Number", str(CALL_STATES.index(state)))],
-            calling_function="switch_channel_perform_set_callstate", calling_line=261,
+            before=[
+                ("Original-Channel-Call-State", original),
+                ("Channel-Call-State-Number", str(CALL_STATES.index(state))),
+            ],
+            calling_function="switch_channel_perform_set_callstate",
+            calling_line=261,
         )
 
     # -- call control ---------------------------------------------------------------------------
@@ -170,8 +174,9 @@ class Session:
         channel.ringing = True
         channel.profile.progress = self.now_us()
         self.set_call_state("RINGING")
-        self.fire("CHANNEL_PROGRESS", calling_function="switch_channel_perform_mark_ring_ready",
-                  calling_line=3627)
+        self.fire(
+            "CHANNEL_PROGRESS", calling_function="switch_channel_perform_mark_ring_ready", calling_line=3627
+        )
         if self.loopback_peer is not None:
             self.loopback_peer.ring_ready()
 
@@ -183,8 +188,11 @@ class Session:
         channel.profile.progress_media = self.now_us()
         self.set_variable("progress_media_time", str(channel.profile.progress_media))
         self.set_call_state("EARLY")
-        self.fire("CHANNEL_PROGRESS_MEDIA", calling_function="switch_channel_perform_mark_pre_answered",
-                  calling_line=3730)
+        self.fire(
+            "CHANNEL_PROGRESS_MEDIA",
+            calling_function="switch_channel_perform_mark_pre_answered",
+            calling_line=3730,
+        )
         self.media_event.set()
         if self.loopback_peer is not None:
             self.loopback_peer.pre_answer()
@@ -196,8 +204,9 @@ class Session:
         channel.answered = True
         channel.profile.answered = self.now_us()
         self.set_call_state("ACTIVE")
-        self.fire("CHANNEL_ANSWER", calling_function="switch_channel_perform_mark_answered",
-                  calling_line=3905)
+        self.fire(
+            "CHANNEL_ANSWER", calling_function="switch_channel_perform_mark_answered", calling_line=3905
+        )
         self.answered_event.set()
         self.media_event.set()
         self.signal()
@@ -235,8 +244,13 @@ class Session:
     # -- waiting --------------------------------------------------------------------------------
 
     async def wait(
-        self, seconds: float | None = None, *, messages: bool = True,
-        until: Callable[[], bool] | None = None, breakable: bool = True, stop_on_state: bool = True,
+        self,
+        seconds: float | None = None,
+        *,
+        messages: bool = True,
+        until: Callable[[], bool] | None = None,
+        breakable: bool = True,
+        stop_on_state: bool = True,
     ) -> str:
         """Wait while the channel is up; returns why it stopped.
 
@@ -272,7 +286,7 @@ class Session:
                 return "timeout"
             try:
                 await asyncio.wait_for(self._signal.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if clock.monotonic() >= deadline - 1e-9:
                     return "timeout"
 
@@ -286,9 +300,13 @@ class Session:
             if digit in "wW":
                 continue
             self.dtmf.append(digit.upper())
-            self.fire("DTMF", before=[("DTMF-Digit", digit.upper()), ("DTMF-Duration", "2000"),
-                                      ("DTMF-Source", source)],
-                      calling_function="switch_channel_queue_dtmf", calling_line=497, with_variables=False)
+            self.fire(
+                "DTMF",
+                before=[("DTMF-Digit", digit.upper()), ("DTMF-Duration", "2000"), ("DTMF-Source", source)],
+                calling_function="switch_channel_queue_dtmf",
+                calling_line=497,
+                with_variables=False,
+            )
         self.signal()
 
     # -- applications ---------------------------------------------------------------------------
@@ -297,9 +315,14 @@ class Session:
         """Run one dialplan application with CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE around it."""
         function = self.manager.applications.get(app.lower())
         if function is None:
-            self.core.log(3, f"Invalid Application {app}", file="switch_core_session.c",
-                          function="switch_core_session_execute_application_get_flags", line=2829,
-                          session_uuid=self.uuid)
+            self.core.log(
+                3,
+                f"Invalid Application {app}",
+                file="switch_core_session.c",
+                function="switch_core_session_execute_application_get_flags",
+                line=2829,
+                session_uuid=self.uuid,
+            )
             self.hangup("DESTINATION_OUT_OF_ORDER")
             return False
         data = self.expand(data) if data and "$" in data else data
@@ -309,8 +332,13 @@ class Session:
         app_headers: list[tuple[str, HeaderValue]] = [("Application", app), ("Application-Data", data)]
         if app_uuid:
             app_headers.append(("Application-UUID", app_uuid))
-        self.fire("CHANNEL_EXECUTE", after=app_headers, calling_file="switch_core_session.c",
-                  calling_function="switch_core_session_exec", calling_line=2970)
+        self.fire(
+            "CHANNEL_EXECUTE",
+            after=app_headers,
+            calling_file="switch_core_session.c",
+            calling_function="switch_core_session_exec",
+            calling_line=2970,
+        )
         self.last_app, self.last_arg = app, data
         try:
             await function(self, data)
@@ -322,12 +350,19 @@ class Session:
             log.exception("application %s failed", app)
         response = self.get_variable("current_application_response") or "_none_"
         done_headers: list[tuple[str, HeaderValue]] = [
-            ("Application", app), ("Application-Data", data), ("Application-Response", response),
+            ("Application", app),
+            ("Application-Data", data),
+            ("Application-Response", response),
         ]
         if app_uuid:
             done_headers.append(("Application-UUID", app_uuid))
-        self.fire("CHANNEL_EXECUTE_COMPLETE", after=done_headers, calling_file="switch_core_session.c",
-                  calling_function="switch_core_session_exec", calling_line=3018)
+        self.fire(
+            "CHANNEL_EXECUTE_COMPLETE",
+            after=done_headers,
+            calling_file="switch_core_session.c",
+            calling_function="switch_core_session_exec",
+            calling_line=3018,
+        )
         return True
 
     # -- sendmsg --------------------------------------------------------------------------------
@@ -362,8 +397,9 @@ class Session:
         event.headers.append(("Command", request.line if request.line.strip() != "sendmsg" else request.raw))
         for key, value in request.headers:
             event.add(key, value)
-        event.headers.extend(bus.standard_headers("PRIVATE_COMMAND", "switch_ivr.c",
-                                                  "switch_ivr_parse_next_event", 799))
+        event.headers.extend(
+            bus.standard_headers("PRIVATE_COMMAND", "switch_ivr.c", "switch_ivr_parse_next_event", 799)
+        )
         self.channel.add_data(event, with_variables=False)
         bus.fire(event)
 
@@ -375,8 +411,10 @@ class Session:
         elif command == "hangup":
             self.hangup(cause_from_text(request.get("hangup-cause")))
         elif command == "unicast":
-            self.set_variable("unicast_remote", f"{request.get('remote-ip') or '127.0.0.1'}:"
-                                                f"{request.get('remote-port') or '8026'}")
+            self.set_variable(
+                "unicast_remote",
+                f"{request.get('remote-ip') or '127.0.0.1'}:{request.get('remote-port') or '8026'}",
+            )
         elif command == "nomedia":
             self.set_variable("bypass_media", "true")
         elif command == "xferext":
@@ -387,8 +425,14 @@ class Session:
                     apps.append((name, arg))
             self.manager.transfer_to_extension(self, apps)
         elif not command:
-            self.core.log(3, "Invalid Command!", file="switch_ivr.c", function="switch_ivr_parse_event",
-                          line=711, session_uuid=self.uuid)
+            self.core.log(
+                3,
+                "Invalid Command!",
+                file="switch_ivr.c",
+                function="switch_ivr_parse_event",
+                line=711,
+                session_uuid=self.uuid,
+            )
 
     async def _message_execute(self, request: Request) -> None:
         app = request.get("execute-app-name") or ""
@@ -449,9 +493,13 @@ class Session:
                 state = channel.state
                 if state != channel.running_state:
                     channel.running_state = state
-                    self.fire("CHANNEL_STATE", calling_file="switch_core_state_machine.c",
-                              calling_function="switch_core_session_run", calling_line=624,
-                              with_variables=False)
+                    self.fire(
+                        "CHANNEL_STATE",
+                        calling_file="switch_core_state_machine.c",
+                        calling_function="switch_core_session_run",
+                        calling_line=624,
+                        with_variables=False,
+                    )
                 if state == CS.CS_DESTROY:
                     await self._on_destroy()
                     return
@@ -464,8 +512,12 @@ class Session:
         channel = self.channel
         if state == CS.CS_INIT:
             channel.state = CS.CS_ROUTING
-            self.fire("CHANNEL_CREATE", calling_file="switch_core_state_machine.c",
-                      calling_function="switch_core_session_run", calling_line=606)
+            self.fire(
+                "CHANNEL_CREATE",
+                calling_file="switch_core_state_machine.c",
+                calling_function="switch_core_session_run",
+                calling_line=606,
+            )
             await self.endpoint.on_init(self)
         elif state == CS.CS_ROUTING:
             await self.manager.route(self)
@@ -515,8 +567,9 @@ class Session:
     async def park(self) -> None:
         """``switch_ivr_park``: CHANNEL_PARK, wait (running queued commands), CHANNEL_UNPARK."""
         self.parked = True
-        self.fire("CHANNEL_PARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park",
-                  calling_line=1005)
+        self.fire(
+            "CHANNEL_PARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park", calling_line=1005
+        )
         try:
             while self.ready and self.parked:
                 reason = await self.wait(None, until=lambda: not self.parked)
@@ -524,8 +577,12 @@ class Session:
                     break
         finally:
             self.parked = False
-            self.fire("CHANNEL_UNPARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park",
-                      calling_line=1245)
+            self.fire(
+                "CHANNEL_UNPARK",
+                calling_file="switch_ivr.c",
+                calling_function="switch_ivr_park",
+                calling_line=1245,
+            )
 
     def unpark(self) -> None:
         self.parked = False
@@ -545,9 +602,13 @@ class Session:
     async def _on_reporting(self) -> None:
         channel = self.channel
         self._set_timestamps()
-        self.fire("CHANNEL_HANGUP_COMPLETE", before=[("Hangup-Cause", channel.hangup_cause or "")],
-                  calling_file="switch_core_state_machine.c", calling_function="switch_core_session_reporting_state",
-                  calling_line=818)
+        self.fire(
+            "CHANNEL_HANGUP_COMPLETE",
+            before=[("Hangup-Cause", channel.hangup_cause or "")],
+            calling_file="switch_core_state_machine.c",
+            calling_function="switch_core_session_reporting_state",
+            calling_line=818,
+        )
         for controller in list(self.controllers):
             controller(self)
         # CHANNEL_DESTROY waits until every controlling socket has let go of the session
@@ -555,8 +616,12 @@ class Session:
         channel.state = CS.CS_DESTROY
 
     async def _on_destroy(self) -> None:
-        self.fire("CHANNEL_DESTROY", calling_file="switch_core_session.c",
-                  calling_function="switch_core_session_perform_destroy", calling_line=1750)
+        self.fire(
+            "CHANNEL_DESTROY",
+            calling_file="switch_core_session.c",
+            calling_function="switch_core_session_perform_destroy",
+            calling_line=1750,
+        )
         self.manager.forget(self)
         for callback in list(self.on_destroy):
             callback(self)
@@ -589,8 +654,11 @@ class Session:
             set_var("progress_media_stamp", stamp(profile.progress_media))
         set_var("end_stamp", stamp(end))
         for name, value in (
-            ("start", start), ("profile_start", profile.profile_created), ("answer", profile.answered),
-            ("bridge", profile.bridged), ("last_hold", profile.last_hold),
+            ("start", start),
+            ("profile_start", profile.profile_created),
+            ("answer", profile.answered),
+            ("bridge", profile.bridged),
+            ("last_hold", profile.last_hold),
         ):
             set_var(f"{name}_epoch", str(value // 1_000_000))
             set_var(f"{name}_uepoch", str(value))
@@ -598,8 +666,10 @@ class Session:
         set_var("hold_accum_usec", str(profile.hold_accum))
         set_var("hold_accum_ms", str(profile.hold_accum // 1000))
         for name, value in (
-            ("resurrect", profile.resurrected), ("progress", profile.progress),
-            ("progress_media", profile.progress_media), ("end", end),
+            ("resurrect", profile.resurrected),
+            ("progress", profile.progress),
+            ("progress_media", profile.progress_media),
+            ("end", end),
         ):
             set_var(f"{name}_epoch", str(value // 1_000_000))
             set_var(f"{name}_uepoch", str(value))

@@ -182,8 +182,11 @@ def uuid_broadcast(call: ApiCall) -> str:
             app, _, arg = path.partition("::")
         else:
             app, arg = "playback", path
-        target.queue_message(Request("sendmsg", [("call-command", "execute"), ("execute-app-name", app),
-                                                 ("execute-app-arg", arg)]))
+        target.queue_message(
+            Request(
+                "sendmsg", [("call-command", "execute"), ("execute-app-name", app), ("execute-app-arg", arg)]
+            )
+        )
         target.request_break()
     return "+OK Message sent\n"
 
@@ -233,8 +236,12 @@ def uuid_dump(call: ApiCall) -> str:
     if session is None:
         return NO_SUCH_CHANNEL
     fmt = args[1].lower() if len(args) > 1 else "txt"
-    event = session.event("CHANNEL_DATA", calling_file="mod_commands.c", calling_function="uuid_dump_function",
-                          calling_line=5030)
+    event = session.event(
+        "CHANNEL_DATA",
+        calling_file="mod_commands.c",
+        calling_function="uuid_dump_function",
+        calling_line=5030,
+    )
     if fmt == "json":
         return event.serialize("json").decode("utf-8", "replace")
     if fmt == "xml":
@@ -279,14 +286,19 @@ def uuid_hold(call: ApiCall) -> str:
     if hold and not held:
         session.channel.profile.last_hold = session.now_us()
         session.set_call_state("HELD")
-        session.fire("CHANNEL_HOLD", calling_file="switch_ivr.c", calling_function="switch_ivr_hold",
-                     calling_line=1500)
+        session.fire(
+            "CHANNEL_HOLD", calling_file="switch_ivr.c", calling_function="switch_ivr_hold", calling_line=1500
+        )
     elif not hold and held:
         profile = session.channel.profile
         profile.hold_accum += max(0, session.now_us() - profile.last_hold)
         session.set_call_state("ACTIVE")
-        session.fire("CHANNEL_UNHOLD", calling_file="switch_ivr.c", calling_function="switch_ivr_unhold",
-                     calling_line=1580)
+        session.fire(
+            "CHANNEL_UNHOLD",
+            calling_file="switch_ivr.c",
+            calling_function="switch_ivr_unhold",
+            calling_line=1580,
+        )
     return "+OK Success\n"
 
 
@@ -322,8 +334,11 @@ def uuid_displace(call: ApiCall) -> str:
 
 
 def uuid_phone_event(call: ApiCall) -> str:
-    return "+OK Success\n" if _session(call, call.args.split()[0] if call.args.split() else "") else \
-        "-ERR No such channel!\n"
+    return (
+        "+OK Success\n"
+        if _session(call, call.args.split()[0] if call.args.split() else "")
+        else "-ERR No such channel!\n"
+    )
 
 
 def hupall(call: ApiCall) -> str:
@@ -347,20 +362,86 @@ def hupall(call: ApiCall) -> str:
 # -- show channels / calls -------------------------------------------------------------------------
 
 CHANNEL_COLUMNS = (
-    "uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num", "ip_addr", "dest",
-    "application", "application_data", "dialplan", "context", "read_codec", "read_rate", "read_bit_rate",
-    "write_codec", "write_rate", "write_bit_rate", "secure", "hostname", "presence_id", "presence_data",
-    "accountcode", "callstate", "callee_name", "callee_num", "callee_direction", "call_uuid",
-    "sent_callee_name", "sent_callee_num", "initial_cid_name", "initial_cid_num", "initial_ip_addr",
-    "initial_dest", "initial_dialplan", "initial_context",
+    "uuid",
+    "direction",
+    "created",
+    "created_epoch",
+    "name",
+    "state",
+    "cid_name",
+    "cid_num",
+    "ip_addr",
+    "dest",
+    "application",
+    "application_data",
+    "dialplan",
+    "context",
+    "read_codec",
+    "read_rate",
+    "read_bit_rate",
+    "write_codec",
+    "write_rate",
+    "write_bit_rate",
+    "secure",
+    "hostname",
+    "presence_id",
+    "presence_data",
+    "accountcode",
+    "callstate",
+    "callee_name",
+    "callee_num",
+    "callee_direction",
+    "call_uuid",
+    "sent_callee_name",
+    "sent_callee_num",
+    "initial_cid_name",
+    "initial_cid_num",
+    "initial_ip_addr",
+    "initial_dest",
+    "initial_dialplan",
+    "initial_context",
 )
 CALL_COLUMNS = (
-    "uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num", "ip_addr", "dest",
-    "presence_id", "presence_data", "accountcode", "callstate", "callee_name", "callee_num",
-    "callee_direction", "call_uuid", "hostname", "sent_callee_name", "sent_callee_num", "b_uuid",
-    "b_direction", "b_created", "b_created_epoch", "b_name", "b_state", "b_cid_name", "b_cid_num",
-    "b_ip_addr", "b_dest", "b_presence_id", "b_presence_data", "b_accountcode", "b_callstate",
-    "b_callee_name", "b_callee_num", "b_callee_direction", "b_sent_callee_name", "b_sent_callee_num",
+    "uuid",
+    "direction",
+    "created",
+    "created_epoch",
+    "name",
+    "state",
+    "cid_name",
+    "cid_num",
+    "ip_addr",
+    "dest",
+    "presence_id",
+    "presence_data",
+    "accountcode",
+    "callstate",
+    "callee_name",
+    "callee_num",
+    "callee_direction",
+    "call_uuid",
+    "hostname",
+    "sent_callee_name",
+    "sent_callee_num",
+    "b_uuid",
+    "b_direction",
+    "b_created",
+    "b_created_epoch",
+    "b_name",
+    "b_state",
+    "b_cid_name",
+    "b_cid_num",
+    "b_ip_addr",
+    "b_dest",
+    "b_presence_id",
+    "b_presence_data",
+    "b_accountcode",
+    "b_callstate",
+    "b_callee_name",
+    "b_callee_num",
+    "b_callee_direction",
+    "b_sent_callee_name",
+    "b_sent_callee_num",
     "call_created_epoch",
 )
 
@@ -372,17 +453,43 @@ def channel_row(core: SwitchCore, session: Session) -> list[str]:
     codec = channel.codec
     var = channel.variables.get
     return [
-        session.uuid, channel.direction, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
-        str(created), channel.name, channel.running_state.name, profile.caller_id_name,
-        profile.caller_id_number, profile.network_addr, profile.destination_number,
-        var("current_application", "") or "", var("current_application_data", "") or "",
-        profile.dialplan, profile.context,
-        codec.name if codec else "", str(codec.rate) if codec else "", str(codec.bit_rate) if codec else "",
-        codec.name if codec else "", str(codec.rate) if codec else "", str(codec.bit_rate) if codec else "",
-        "", core.identity.hostname, var("presence_id", "") or "", var("presence_data", "") or "",
-        var("accountcode", "") or "", channel.call_state, profile.callee_id_name, profile.callee_id_number,
-        "", var("call_uuid", session.uuid) or session.uuid, "", "", profile.caller_id_name,
-        profile.caller_id_number, profile.network_addr, profile.destination_number, profile.dialplan,
+        session.uuid,
+        channel.direction,
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
+        str(created),
+        channel.name,
+        channel.running_state.name,
+        profile.caller_id_name,
+        profile.caller_id_number,
+        profile.network_addr,
+        profile.destination_number,
+        var("current_application", "") or "",
+        var("current_application_data", "") or "",
+        profile.dialplan,
+        profile.context,
+        codec.name if codec else "",
+        str(codec.rate) if codec else "",
+        str(codec.bit_rate) if codec else "",
+        codec.name if codec else "",
+        str(codec.rate) if codec else "",
+        str(codec.bit_rate) if codec else "",
+        "",
+        core.identity.hostname,
+        var("presence_id", "") or "",
+        var("presence_data", "") or "",
+        var("accountcode", "") or "",
+        channel.call_state,
+        profile.callee_id_name,
+        profile.callee_id_number,
+        "",
+        var("call_uuid", session.uuid) or session.uuid,
+        "",
+        "",
+        profile.caller_id_name,
+        profile.caller_id_number,
+        profile.network_addr,
+        profile.destination_number,
+        profile.dialplan,
         profile.context,
     ]
 
@@ -404,14 +511,54 @@ def _calls_table(core: SwitchCore, args: list[str]) -> Table:
             continue
         seen.add(session.uuid)
         a = channel_row(core, session)
-        base = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[22], a[23], a[24], a[25], a[26],
-                a[27], a[28], a[29], a[21], a[30], a[31]]
+        base = [
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            a[5],
+            a[6],
+            a[7],
+            a[8],
+            a[9],
+            a[22],
+            a[23],
+            a[24],
+            a[25],
+            a[26],
+            a[27],
+            a[28],
+            a[29],
+            a[21],
+            a[30],
+            a[31],
+        ]
         partner = session.partner or session.loopback_peer
         if partner is not None and partner.uuid not in seen:
             seen.add(partner.uuid)
             b = channel_row(core, partner)
-            base += [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[22], b[23], b[24], b[25],
-                     b[26], b[27], b[28], b[30], b[31]]
+            base += [
+                b[0],
+                b[1],
+                b[2],
+                b[3],
+                b[4],
+                b[5],
+                b[6],
+                b[7],
+                b[8],
+                b[9],
+                b[22],
+                b[23],
+                b[24],
+                b[25],
+                b[26],
+                b[27],
+                b[28],
+                b[30],
+                b[31],
+            ]
         else:
             base += [""] * 19
         base.append(a[3])
@@ -456,30 +603,57 @@ def register(core: SwitchCore) -> None:
     add("uuid_answer", "answer", "<uuid>", "mod_commands", uuid_answer)
     add("uuid_pre_answer", "pre_answer", "<uuid>", "mod_commands", uuid_pre_answer)
     add("uuid_park", "Park channel", "<uuid>", "mod_commands", uuid_park)
-    add("uuid_transfer", "Transfer a session", "<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]",
-        "mod_commands", uuid_transfer)
+    add(
+        "uuid_transfer",
+        "Transfer a session",
+        "<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]",
+        "mod_commands",
+        uuid_transfer,
+    )
     add("uuid_bridge", "Bridge call legs", "<uuid> <other_uuid>", "mod_commands", uuid_bridge)
     add("uuid_break", "Break out of media sent to channel", "<uuid> [all]", "mod_commands", uuid_break)
-    add("uuid_broadcast", "Execute dialplan application", "<uuid> <path> [aleg|bleg|holdb|both]",
-        "mod_commands", uuid_broadcast)
+    add(
+        "uuid_broadcast",
+        "Execute dialplan application",
+        "<uuid> <path> [aleg|bleg|holdb|both]",
+        "mod_commands",
+        uuid_broadcast,
+    )
     add("uuid_getvar", "Get a variable from a channel", "<uuid> <var>", "mod_commands", uuid_getvar)
     add("uuid_setvar", "Set a variable", "<uuid> <var> [value]", "mod_commands", uuid_setvar)
-    add("uuid_setvar_multi", "Set multiple variables", "<uuid> <var>=<value>;<var>=<value>...",
-        "mod_commands", uuid_setvar_multi)
+    add(
+        "uuid_setvar_multi",
+        "Set multiple variables",
+        "<uuid> <var>=<value>;<var>=<value>...",
+        "mod_commands",
+        uuid_setvar_multi,
+    )
     add("uuid_dump", "Dump session vars", "<uuid> [format]", "mod_commands", uuid_dump)
     add("uuid_exists", "Check if a uuid exists", "<uuid>", "mod_commands", uuid_exists)
     add("uuid_send_dtmf", "Send dtmf digits", "<uuid> <dtmf_data>", "mod_commands", uuid_send_dtmf)
     add("uuid_hold", "Place call on hold", "[off|toggle] <uuid> [<display>]", "mod_commands", uuid_hold)
-    add("uuid_record", "Record session audio",
-        "<uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]", "mod_commands", uuid_record)
-    add("uuid_displace", "Displace audio", "<uuid> [start|stop] <path> [<limit>] [mux]", "mod_commands",
-        uuid_displace)
+    add(
+        "uuid_record",
+        "Record session audio",
+        "<uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]",
+        "mod_commands",
+        uuid_record,
+    )
+    add(
+        "uuid_displace",
+        "Displace audio",
+        "<uuid> [start|stop] <path> [<limit>] [mux]",
+        "mod_commands",
+        uuid_displace,
+    )
     add("uuid_phone_event", "Send an event to the phone", "<uuid>", "mod_commands", uuid_phone_event)
     add("hupall", "hupall", "<cause> [<var> <value>] [<var2> <value2>]", "mod_commands", hupall)
-    core.show_providers.update({
-        "channels": _channels_table,
-        "calls": _calls_table,
-        "detailed_calls": _detailed_calls_table,
-        "bridged_calls": _bridged_calls_table,
-        "detailed_bridged_calls": _detailed_calls_table,
-    })
+    core.show_providers.update(
+        {
+            "channels": _channels_table,
+            "calls": _calls_table,
+            "detailed_calls": _detailed_calls_table,
+            "bridged_calls": _bridged_calls_table,
+            "detailed_bridged_calls": _detailed_calls_table,
+        }
+    )

@@ -7,7 +7,7 @@ import uuid as uuidlib
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from eventsocket.switch.api import ApiCall, ApiError
+from eventsocket.switch.api import ApiCall
 from eventsocket.switch.api.show import show
 from eventsocket.switch.log import CHANNEL_SESSION, DEBUG, level_from_text
 
@@ -16,9 +16,18 @@ if TYPE_CHECKING:
 
 UPTIME_USAGE = "-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n"
 UPTIME_UNITS: dict[str, int] = {
-    "us": 1, "microseconds": 1, "ms": 1000, "milliseconds": 1000, "s": 1_000_000, "seconds": 1_000_000,
-    "m": 60_000_000, "minutes": 60_000_000, "h": 3_600_000_000, "hours": 3_600_000_000,
-    "d": 86_400_000_000, "days": 86_400_000_000,
+    "us": 1,
+    "microseconds": 1,
+    "ms": 1000,
+    "milliseconds": 1000,
+    "s": 1_000_000,
+    "seconds": 1_000_000,
+    "m": 60_000_000,
+    "minutes": 60_000_000,
+    "h": 3_600_000_000,
+    "hours": 3_600_000_000,
+    "d": 86_400_000_000,
+    "days": 86_400_000_000,
 }
 
 
@@ -158,8 +167,9 @@ def log_(call: ApiCall) -> str:
         level = parsed if parsed is not None and parsed >= 0 else DEBUG
     else:
         message = level_text
-    call.core.log(level, message, file="mod_commands.c", function="log_function", line=7247,
-                  channel=CHANNEL_SESSION)
+    call.core.log(
+        level, message, file="mod_commands.c", function="log_function", line=7247, channel=CHANNEL_SESSION
+    )
     return "+OK\n"
 
 
@@ -191,14 +201,24 @@ def register(core: SwitchCore) -> None:
     add("global_getvar", "Get global var", "<var>", "mod_commands", global_getvar)
     add("global_setvar", "Set global var", "<var>=<value> [=<value2>]", "mod_commands", global_setvar)
     add("eval", "eval (noop)", "[uuid:<uuid> ]<expression>", "mod_commands", eval_)
-    add("expand", "Execute an api with variable expansion", "[uuid:<uuid> ]<cmd> <args>", "mod_commands",
-        expand_)
+    add(
+        "expand",
+        "Execute an api with variable expansion",
+        "[uuid:<uuid> ]<cmd> <args>",
+        "mod_commands",
+        expand_,
+    )
     add("msleep", "Sleep N milliseconds", "<milliseconds>", "mod_commands", msleep)
     add("module_exists", "Check if module exists", "<module>", "mod_commands", module_exists)
-    add("show", "Show various reports", "codec|endpoint|application|api|dialplan|file|timer|calls [count]|"
+    add(
+        "show",
+        "Show various reports",
+        "codec|endpoint|application|api|dialplan|file|timer|calls [count]|"
         "channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|"
         "aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status",
-        "mod_commands", show)
+        "mod_commands",
+        show,
+    )
     add("log", "Log", "<level> <message>", "mod_commands", log_)
     add("create_uuid", "Create a uuid", "<uuid> <other_uuid>", "mod_commands", create_uuid)
     add("md5", "Return md5 hash", "<data>", "mod_commands", md5)

@@ -29,8 +29,9 @@ SHOW_SYNTAX = (
 )
 
 
-def format_table(columns: Sequence[str], rows: list[list[str]], fmt: str, delim: str = ",",
-                 count_only: bool = False) -> str:
+def format_table(
+    columns: Sequence[str], rows: list[list[str]], fmt: str, delim: str = ",", count_only: bool = False
+) -> str:
     """Render rows the way ``show`` does for each output format."""
     if fmt == "json":
         if not rows:
@@ -73,8 +74,9 @@ def _named_table(type_: str) -> ShowProvider:
 
 def _typed_table(type_: str) -> ShowProvider:
     def provider(core: SwitchCore, _args: list[str]) -> Table:
-        rows = sorted(([i.type, i.name, i.module] for i in core.interfaces_of(type_)),
-                      key=lambda r: r[1].encode())
+        rows = sorted(
+            ([i.type, i.name, i.module] for i in core.interfaces_of(type_)), key=lambda r: r[1].encode()
+        )
         return ("type", "name", "ikey"), rows
 
     return provider
@@ -89,8 +91,9 @@ def _modules_table(core: SwitchCore, args: list[str]) -> Table:
 
 
 def _interfaces_table(core: SwitchCore, _args: list[str]) -> Table:
-    rows = sorted(([i.type, i.name, i.module] for i in core.interfaces),
-                  key=lambda r: (r[0].encode(), r[1].encode()))
+    rows = sorted(
+        ([i.type, i.name, i.module] for i in core.interfaces), key=lambda r: (r[0].encode(), r[1].encode())
+    )
     return ("type", "name", "ikey"), rows
 
 

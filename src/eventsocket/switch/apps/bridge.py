@@ -33,13 +33,20 @@ async def bridge(session: Session, data: str) -> None:
         return
     timeout = float(session.get_variable("call_timeout") or session.get_variable("originate_timeout") or 60)
     try:
-        peer = await manager.originate(data.strip(), caller=session, timeout=timeout,
-                                       extra_variables=_exported(session))
+        peer = await manager.originate(
+            data.strip(), caller=session, timeout=timeout, extra_variables=_exported(session)
+        )
     except OriginateFailure as failure:
         cause = failure.cause
         session.set_variable("originate_disposition", cause)
-        session.set_variable("DIALSTATUS", "BUSY" if cause == "USER_BUSY" else
-                             "NOANSWER" if cause in ("NO_ANSWER", "NO_USER_RESPONSE") else "FAIL")
+        session.set_variable(
+            "DIALSTATUS",
+            "BUSY"
+            if cause == "USER_BUSY"
+            else "NOANSWER"
+            if cause in ("NO_ANSWER", "NO_USER_RESPONSE")
+            else "FAIL",
+        )
         session.set_variable("current_application_response", None)
         continue_on_fail = (session.get_variable("continue_on_fail") or "").lower()
         if not session.ready:

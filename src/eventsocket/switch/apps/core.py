@@ -92,8 +92,12 @@ async def transfer(session: Session, data: str) -> None:
     if destination in ("-bleg", "-both") and session.partner is not None and len(args) > 1:
         targets = [session.partner] if destination == "-bleg" else [session.partner, session]
         for target in targets:
-            target.manager.transfer(target, args[1], args[2] if len(args) > 2 else "XML",
-                                    args[3] if len(args) > 3 else target.channel.profile.context)
+            target.manager.transfer(
+                target,
+                args[1],
+                args[2] if len(args) > 2 else "XML",
+                args[3] if len(args) > 3 else target.channel.profile.context,
+            )
         return
     session.manager.transfer(session, destination, dialplan, context)
 
@@ -108,15 +112,29 @@ async def log_(session: Session, data: str) -> None:
     level = level_from_text(level_text) if space else None
     if level is None:
         level, message = 7, data
-    session.core.log(level, message, file="mod_dptools.c", function="log_function", line=1763,
-                     session_uuid=session.uuid, channel=3)
+    session.core.log(
+        level,
+        message,
+        file="mod_dptools.c",
+        function="log_function",
+        line=1763,
+        session_uuid=session.uuid,
+        channel=3,
+    )
 
 
 async def info(session: Session, data: str) -> None:
     event = session.event("CHANNEL_DATA")
     lines = "\n".join(f"{k}: [{v}]" for k, v in event.items())
-    session.core.log(INFO, f"CHANNEL_DATA:\n{lines}", file="mod_dptools.c", function="info_function",
-                     line=2086, session_uuid=session.uuid, channel=3)
+    session.core.log(
+        INFO,
+        f"CHANNEL_DATA:\n{lines}",
+        file="mod_dptools.c",
+        function="info_function",
+        line=2086,
+        session_uuid=session.uuid,
+        channel=3,
+    )
 
 
 async def event(session: Session, data: str) -> None:
@@ -138,8 +156,13 @@ async def event(session: Session, data: str) -> None:
             name = "CUSTOM"
         else:
             headers.append((key, value))
-    fired = session.event(name, subclass=subclass, calling_file="mod_dptools.c",
-                          calling_function="event_function", calling_line=1296)
+    fired = session.event(
+        name,
+        subclass=subclass,
+        calling_file="mod_dptools.c",
+        calling_function="event_function",
+        calling_line=1296,
+    )
     for key, value in headers:
         fired.add(key, value)
     session.core.bus.fire(fired)

@@ -41,13 +41,24 @@ async def play_file(session: Session, spec: str, terminators: str = "", *, colle
     try:
         seconds = media.playback_duration(spec, sounds_dir=_sounds_dir(session))
     except media.MediaError as exc:
-        session.core.log(3, f"Can't open {spec} ({exc})", file="switch_ivr_play_say.c",
-                         function="switch_ivr_play_file", line=1445, session_uuid=session.uuid)
+        session.core.log(
+            3,
+            f"Can't open {spec} ({exc})",
+            file="switch_ivr_play_say.c",
+            function="switch_ivr_play_file",
+            line=1445,
+            session_uuid=session.uuid,
+        )
         session.set_variable("current_application_response", "FILE NOT FOUND")
         return "notfound"
     path_header = [("Playback-File-Path", spec)]
-    session.fire("PLAYBACK_START", after=path_header, calling_file="switch_ivr_play_say.c",
-                 calling_function="switch_ivr_play_file", calling_line=1563)
+    session.fire(
+        "PLAYBACK_START",
+        after=path_header,
+        calling_file="switch_ivr_play_say.c",
+        calling_function="switch_ivr_play_file",
+        calling_line=1563,
+    )
     started = session.core.clock.monotonic()
 
     def stop_digit() -> bool:
@@ -69,16 +80,22 @@ async def play_file(session: Session, spec: str, terminators: str = "", *, colle
             if digit in terminators:
                 session.set_variable("playback_terminator_used", digit)
                 break
-    session.fire("PLAYBACK_STOP", after=[*path_header, ("Playback-Status", status)],
-                 calling_file="switch_ivr_play_say.c", calling_function="switch_ivr_play_file",
-                 calling_line=2044)
+    session.fire(
+        "PLAYBACK_STOP",
+        after=[*path_header, ("Playback-Status", status)],
+        calling_file="switch_ivr_play_say.c",
+        calling_function="switch_ivr_play_file",
+        calling_line=2044,
+    )
     if reason == "timeout":
         session.set_variable("current_application_response", "FILE PLAYED")
         return "done"
     if reason == "done":
         session.set_variable("current_application_response", "FILE PLAYED")
         return "digit"
-    session.set_variable("current_application_response", "PLAYBACK ERROR" if reason == "hangup" else "FILE PLAYED")
+    session.set_variable(
+        "current_application_response", "PLAYBACK ERROR" if reason == "hangup" else "FILE PLAYED"
+    )
     return "hangup" if reason == "hangup" else "break"
 
 
@@ -89,8 +106,9 @@ async def playback(session: Session, data: str) -> None:
     await play_file(session, data.strip(), terminators)
 
 
-async def collect_digits(session: Session, max_digits: int, first_timeout: float, digit_timeout: float,
-                         terminators: str) -> tuple[str, str]:
+async def collect_digits(
+    session: Session, max_digits: int, first_timeout: float, digit_timeout: float, terminators: str
+) -> tuple[str, str]:
     """Collect DTMF: (digits, how it ended: "max", "terminator", "timeout", "hangup")."""
     digits = ""
     timeout = first_timeout
@@ -116,8 +134,14 @@ async def read(session: Session, data: str) -> None:
     """``read <min> <max> <file> <var> <timeout_ms> <terminators> [<digit_timeout_ms>]``."""
     args = separate_args(data)
     if len(args) < 4:
-        session.core.log(3, "Usage: <min> <max> <file> <var_name> <timeout> <terminators> <digit_timeout>",
-                         file="mod_dptools.c", function="read_function", line=2230, session_uuid=session.uuid)
+        session.core.log(
+            3,
+            "Usage: <min> <max> <file> <var_name> <timeout> <terminators> <digit_timeout>",
+            file="mod_dptools.c",
+            function="read_function",
+            line=2230,
+            session_uuid=session.uuid,
+        )
         return
     min_digits, max_digits = atoi(args[0]), atoi(args[1])
     sound, var_name = args[2], args[3]
@@ -125,9 +149,8 @@ async def read(session: Session, data: str) -> None:
     terminators = args[5] if len(args) > 5 else "#"
     digit_timeout = atoi(args[6]) / 1000.0 if len(args) > 6 else timeout
     session.set_variable(var_name, None)
-    if sound and sound.lower() != "silence":
-        if await play_file(session, sound, collect=True) == "hangup":
-            return
+    if sound and sound.lower() != "silence" and await play_file(session, sound, collect=True) == "hangup":
+        return
     digits, how = await collect_digits(session, max_digits, timeout, digit_timeout, terminators)
     if how == "terminator":
         session.set_variable("read_terminator_used", terminators)
@@ -145,10 +168,15 @@ async def play_and_get_digits(session: Session, data: str) -> None:
     <regexp> [<digit_timeout>] ['<failure_ext> [<failure_dp> [<failure_context>]]']``."""
     args = separate_args(data)
     if len(args) < 9:
-        session.core.log(3, "Usage: <min> <max> <tries> <timeout> <terminators> <file> <invalid_file> "
-                            "<var_name> <regexp> [<digit_timeout>] ['<failure_ext> [failure_dp [failure_context]]']",
-                         file="mod_dptools.c", function="play_and_get_digits_function", line=2301,
-                         session_uuid=session.uuid)
+        session.core.log(
+            3,
+            "Usage: <min> <max> <tries> <timeout> <terminators> <file> <invalid_file> "
+            "<var_name> <regexp> [<digit_timeout>] ['<failure_ext> [failure_dp [failure_context]]']",
+            file="mod_dptools.c",
+            function="play_and_get_digits_function",
+            line=2301,
+            session_uuid=session.uuid,
+        )
         return
     min_digits, max_digits, tries = atoi(args[0]), atoi(args[1]), max(1, atoi(args[2]))
     timeout = atoi(args[3]) / 1000.0
@@ -170,8 +198,11 @@ async def play_and_get_digits(session: Session, data: str) -> None:
             return
         if how == "terminator":
             session.set_variable("read_terminator_used", terminators)
-        valid = len(digits) >= min_digits and (regex is None or regex.fullmatch(digits) is not None or
-                                               (regex.search(digits) is not None and pattern.startswith("^")))
+        valid = len(digits) >= min_digits and (
+            regex is None
+            or regex.fullmatch(digits) is not None
+            or (regex.search(digits) is not None and pattern.startswith("^"))
+        )
         if digits and valid:
             session.set_variable(var_name, digits)
             session.set_variable("read_result", "success")
@@ -181,17 +212,27 @@ async def play_and_get_digits(session: Session, data: str) -> None:
             await play_file(session, invalid)
     session.set_variable("read_result", "failure")
     if failure and session.ready:
-        session.manager.transfer(session, failure[0], failure[1] if len(failure) > 1 else "XML",
-                                 failure[2] if len(failure) > 2 else session.channel.profile.context)
+        session.manager.transfer(
+            session,
+            failure[0],
+            failure[1] if len(failure) > 1 else "XML",
+            failure[2] if len(failure) > 2 else session.channel.profile.context,
+        )
 
 
 def start_recording(session: Session, path: str, limit: float = 0.0) -> None:
     """Start recording the call to ``path`` (RECORD_START); the file is written when it stops."""
     target = str(_recordings_path(session, path))
     session.recordings[target] = session.core.clock.monotonic()
-    session.fire("RECORD_START", after=[("Record-File-Path", target)], calling_file="switch_ivr_async.c",
-                 calling_function="record_callback", calling_line=1207)
+    session.fire(
+        "RECORD_START",
+        after=[("Record-File-Path", target)],
+        calling_file="switch_ivr_async.c",
+        calling_function="record_callback",
+        calling_line=1207,
+    )
     if limit > 0:
+
         async def stop_later() -> None:
             await session.core.clock.sleep(limit)
             stop_recording(session, target)
@@ -223,14 +264,25 @@ def _finish_recording(session: Session, path: str, seconds: float, cause: str) -
     try:
         media.write_silence_wav(path, seconds)
     except OSError as exc:
-        session.core.log(3, f"Error opening {path}: {exc}", file="switch_ivr_async.c", function="record_callback",
-                         line=1180, session_uuid=session.uuid)
+        session.core.log(
+            3,
+            f"Error opening {path}: {exc}",
+            file="switch_ivr_async.c",
+            function="record_callback",
+            line=1180,
+            session_uuid=session.uuid,
+        )
     ms = int(seconds * 1000)
     session.set_variable("record_seconds", str(ms // 1000))
     session.set_variable("record_ms", str(ms))
     session.set_variable("record_samples", str(ms * 8))
-    session.fire("RECORD_STOP", after=[("Record-File-Path", path), ("Record-Completion-Cause", cause)],
-                 calling_file="switch_ivr_async.c", calling_function="record_callback", calling_line=1302)
+    session.fire(
+        "RECORD_STOP",
+        after=[("Record-File-Path", path), ("Record-Completion-Cause", cause)],
+        calling_file="switch_ivr_async.c",
+        calling_function="record_callback",
+        calling_line=1302,
+    )
 
 
 async def record(session: Session, data: str) -> None:
@@ -245,8 +297,13 @@ async def record(session: Session, data: str) -> None:
     if terminators.lower() == "none":
         terminators = ""
     session.recordings[path] = session.core.clock.monotonic()
-    session.fire("RECORD_START", after=[("Record-File-Path", path)], calling_file="switch_ivr_play_say.c",
-                 calling_function="switch_ivr_record_file_event", calling_line=660)
+    session.fire(
+        "RECORD_START",
+        after=[("Record-File-Path", path)],
+        calling_file="switch_ivr_play_say.c",
+        calling_function="switch_ivr_record_file_event",
+        calling_line=660,
+    )
     reason = await session.wait(limit or None, until=lambda: any(d in terminators for d in session.dtmf))
     if reason == "done":
         while session.dtmf:
@@ -268,8 +325,12 @@ def register(manager: CallManager) -> None:
     add = manager.add_application
     add("playback", playback, "Playback File", "<path>")
     add("read", read, "Read Digits", "<min> <max> <file> <var_name> <timeout> <terminators> <digit_timeout>")
-    add("play_and_get_digits", play_and_get_digits, "Play and get Digits",
+    add(
+        "play_and_get_digits",
+        play_and_get_digits,
+        "Play and get Digits",
         "<min> <max> <tries> <timeout> <terminators> <file> <invalid_file> <var_name> <regexp> "
-        "[<digit_timeout>] ['<failure_ext> [failure_dp [failure_context]]']")
+        "[<digit_timeout>] ['<failure_ext> [failure_dp [failure_context]]']",
+    )
     add("record", record, "Record File", "<path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]")
     add("gentones", gentones, "Generate Tones", "<tone_script>[|<loops>]")

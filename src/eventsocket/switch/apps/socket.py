@@ -66,8 +66,14 @@ def parse_hosts(spec: str) -> list[tuple[str, int, str]]:
 async def socket_app(session: Session, data: str) -> None:
     words = data.split()
     if not words:
-        session.core.log(3, "Usage: <ip>[:<port>]", file="mod_event_socket.c", function="socket_function",
-                         line=384, session_uuid=session.uuid)
+        session.core.log(
+            3,
+            "Usage: <ip>[:<port>]",
+            file="mod_event_socket.c",
+            function="socket_function",
+            line=384,
+            session_uuid=session.uuid,
+        )
         return
     async_mode = any(w.lower() == "async" for w in words[1:])
     full = any(w.lower() == "full" for w in words[1:])
@@ -82,36 +88,52 @@ async def socket_app(session: Session, data: str) -> None:
         if link is not None:
             break
     if link is None:
-        session.core.log(3, "Socket Error!", file="mod_event_socket.c", function="socket_function", line=431,
-                         session_uuid=session.uuid)
+        session.core.log(
+            3,
+            "Socket Error!",
+            file="mod_event_socket.c",
+            function="socket_function",
+            line=431,
+            session_uuid=session.uuid,
+        )
         return
     if async_mode:
         await _run_async(session, link)
     else:
         # static mode: the application holds the call until the socket goes away
-        await session.wait(None, messages=False, breakable=False, stop_on_state=False,
-                           until=lambda: link.closed.done())
+        await session.wait(
+            None, messages=False, breakable=False, stop_on_state=False, until=lambda: link.closed.done()
+        )
     _after_socket(session, link)
 
 
 async def _run_async(session: Session, link: OutboundLink) -> None:
     """Wait for ``connect`` (or the end), then park until the socket closes, running queued commands."""
-    await session.wait(None, messages=False, breakable=False, stop_on_state=False,
-                       until=lambda: link.connected.is_set() or link.closed.done())
+    await session.wait(
+        None,
+        messages=False,
+        breakable=False,
+        stop_on_state=False,
+        until=lambda: link.connected.is_set() or link.closed.done(),
+    )
     if not session.ready or link.closed.done():
         await session.process_messages()
         return
     session.parked = True
-    session.fire("CHANNEL_PARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park",
-                 calling_line=1005)
+    session.fire(
+        "CHANNEL_PARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park", calling_line=1005
+    )
     try:
         while session.ready and not link.closed.done():
-            await session.wait(None, breakable=False, stop_on_state=False,
-                               until=lambda: link.closed.done())
+            await session.wait(None, breakable=False, stop_on_state=False, until=lambda: link.closed.done())
     finally:
         session.parked = False
-        session.fire("CHANNEL_UNPARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park",
-                     calling_line=1245)
+        session.fire(
+            "CHANNEL_UNPARK",
+            calling_file="switch_ivr.c",
+            calling_function="switch_ivr_park",
+            calling_line=1245,
+        )
     if session.ready:
         await session.process_messages()
 
@@ -125,5 +147,6 @@ def _after_socket(session: Session, link: OutboundLink) -> None:
 
 
 def register(manager: CallManager) -> None:
-    manager.add_application("socket", socket_app, "Connect to a socket", "<ip>[:<port>]",
-                            module="mod_event_socket")
+    manager.add_application(
+        "socket", socket_app, "Connect to a socket", "<ip>[:<port>]", module="mod_event_socket"
+    )
