@@ -54,6 +54,20 @@ async def serve(args: argparse.Namespace) -> int:
         clock = VirtualClock()
     core = SwitchCore(conf, heartbeat_interval=settings.heartbeat_interval, clock=clock)
     server = EventSocketServer(core, settings, acl)
+
+    def reload_settings() -> EventSocketSettings:
+        try:
+            fresh = ConfDir.load(args.conf_dir)
+        except ConfigError as exc:
+            log.error("reload: %s; keeping the running settings", exc)
+            return server.settings
+        reloaded = EventSocketSettings.from_conf(fresh).with_overrides(
+            listen_ip=args.listen_ip, listen_port=args.listen_port, password=args.password
+        )
+        reloaded.heartbeat_interval = settings.heartbeat_interval
+        return reloaded
+
+    server.reload_settings = reload_settings
     try:
         await server.start()
     except BindError as exc:

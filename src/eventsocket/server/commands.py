@@ -51,6 +51,8 @@ MYEVENTS_TYPES = (
     "TALK",
 )
 _NUMBER = re.compile(r"-?\d+\Z")
+# only a command that really unloads or reloads this module (FreeSWITCH matches the words anywhere)
+_MODULE_COMMAND = re.compile(r"(api|bgapi) +(unload|reload) +mod_event_socket *\Z", re.IGNORECASE)
 _FORMATS = ("plain", "json", "xml")
 
 
@@ -75,6 +77,10 @@ def dispatch(conn: Connection, request: Request) -> Awaitable[None] | None:
             cmd_userauth(conn, request)
             return None
         conn.reply(NOT_FOUND)
+        return None
+    module = _MODULE_COMMAND.match(line)
+    if module is not None:
+        cmd_module(conn, module.group(1).lower(), module.group(2).lower(), request)
         return None
     if _starts(low, "filter "):
         cmd_filter(conn, request)
@@ -162,6 +168,17 @@ def cmd_userauth(conn: Connection, request: Request) -> None:
             ("Allowed-LOG", "true" if conn.permissions.log else "false"),
         ],
     )
+
+
+def cmd_module(conn: Connection, kind: str, action: str, request: Request) -> None:
+    """Rewritten to ``api bgapi <action> mod_event_socket`` as FreeSWITCH does: a job id now, the work after."""
+    job_uuid = (request.get("Job-UUID") or "")[:256] or str(uuidlib.uuid4())
+    if kind == "api":
+        conn.send(api_response_frame(f"+OK Job-UUID: {job_uuid}\n"))
+        conn.replied()
+    else:
+        conn.reply(f"+OK Job-UUID: {job_uuid}", [("Job-UUID", job_uuid)])
+    conn.server.module_command(job_uuid, action)
 
 
 # -- filters -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.framing import SHUTDOWN
@@ -64,6 +64,8 @@ class EventSocketServer:
         self._server: asyncio.Server | None = None
         self._jobs: set[asyncio.Task[None]] = set()
         self.jobs_started = 0
+        # how ``reload mod_event_socket`` reads the configuration again (set by the CLI)
+        self.reload_settings: Callable[[], EventSocketSettings] | None = None
         core.outbound_connector = self._connect_outbound
 
     async def _connect_outbound(
@@ -102,20 +104,44 @@ class EventSocketServer:
                 await asyncio.sleep(0.1)
         self._server = await loop.create_server(lambda: Connection(self), sock=sock)
 
-    async def stop(self, message: str = SHUTDOWN) -> None:
+    async def stop(self, message: str = SHUTDOWN, *, cancel_jobs: bool = True) -> None:
         """Stop listening, tell every connection the system is shutting down, close them."""
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):
             conn.close(message, abort_after=1.0)
-        for task in list(self._jobs):
-            task.cancel()
+        if cancel_jobs:
+            for task in list(self._jobs):
+                task.cancel()
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             except (TimeoutError, OSError):
                 pass
             self._server = None
+
+    # -- unload / reload mod_event_socket ------------------------------------------------------
+
+    def module_command(self, job_uuid: str, action: str) -> None:
+        """``api|bgapi unload|reload mod_event_socket``, run as FreeSWITCH's rewrite does: a background job.
+
+        Every connection gets ``The system is being shut down.``; on reload the listener
+        comes back with the configuration read again (``reload_settings``).
+        """
+        task = asyncio.ensure_future(self._module_job(job_uuid, action))
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _module_job(self, job_uuid: str, action: str) -> None:
+        await asyncio.sleep(0)  # the reply goes out first
+        await self.stop(SHUTDOWN, cancel_jobs=False)
+        output = "+OK\n"
+        if action == "reload":
+            if self.reload_settings is not None:
+                self.settings = self.reload_settings()
+            await self.start()
+            output = "+OK Reloading XML\n+OK module unloaded\n+OK module loaded\n"
+        self._fire_job(job_uuid, action, "mod_event_socket", None, output)
 
     # -- bgapi -------------------------------------------------------------------------------
 
