@@ -171,7 +171,7 @@ def cmd_userauth(conn: Connection, request: Request) -> None:
 
 
 def cmd_module(conn: Connection, kind: str, action: str, request: Request) -> None:
-    """Rewritten to ``api bgapi <action> mod_event_socket`` as FreeSWITCH does: a job id now, the work after."""
+    """Rewritten to ``api bgapi <action> mod_event_socket`` as FreeSWITCH does: a job id, then the work."""
     job_uuid = (request.get("Job-UUID") or "")[:256] or str(uuidlib.uuid4())
     if kind == "api":
         conn.send(api_response_frame(f"+OK Job-UUID: {job_uuid}\n"))
