@@ -14,6 +14,13 @@ first polls for at most ``grace`` real seconds; if nothing became ready, it move
 virtual clock forward to the timer's deadline and returns, and the loop runs the timer at
 once. With no timers at all it blocks on I/O exactly as the normal loop does.
 
+Virtual time is real time plus the jumps: the loop's clock keeps running while the loop
+works or waits for a client, so a server left idle for a minute shows a minute passing,
+and a long chain of short sleeps drifts by the real time spent between them (what real
+FreeSWITCH does too). Only the waits with nothing to do are skipped.
+
+This needs asyncio's own selector loop: uvloop keeps its clock and its I/O wait in C.
+
 The grace trade-off. Jumping ahead is only correct when no I/O is about to arrive. Data
 already sent by a client in this process, or delivered to the socket by another process,
 is read first: the poll sees it. But a packet still in flight from another process when
