@@ -147,17 +147,15 @@ def _array_text(value: list[str]) -> str:
 
 def to_plain(headers: Iterable[tuple[str, HeaderValue]], body: str | None) -> bytes:
     """``switch_event_serialize``: ``Name: url-encoded value`` lines, then the body."""
-    parts: list[str] = []
-    append = parts.append
-    for key, value in headers:
-        text = url_encode(value if isinstance(value, str) else _array_text(value))
-        append(f"{key}: {text or '_undef_'}\n")
+    enc = url_encode
+    text = "".join([
+        f"{key}: {enc(value) if value.__class__ is str else enc(_array_text(value)) or '_undef_'}\n"  # type: ignore[arg-type]
+        for key, value in headers
+    ])
     if body:
         raw = body.encode("utf-8", "surrogateescape")
-        append(f"Content-Length: {len(raw)}\n\n")
-        return "".join(parts).encode("utf-8", "surrogateescape") + raw
-    append("\n")
-    return "".join(parts).encode("utf-8", "surrogateescape")
+        return (text + f"Content-Length: {len(raw)}\n\n").encode("utf-8", "surrogateescape") + raw
+    return (text + "\n").encode("utf-8", "surrogateescape")
 
 
 def _json_str(text: str) -> bytes:

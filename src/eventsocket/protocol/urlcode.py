@@ -11,32 +11,41 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-_SPECIAL = set(b'\r\n #%&+:;<=>?@[\\]^`{|}"')
-_HEX_UPPER = set(b"0123456789ABCDEF")
-
-# One table of the output for every byte; "%" is handled apart because of the escape rule.
-_TABLE: list[str] = [f"%{b:02X}" if (b < 0x20 or b > 0x7E or b in _SPECIAL) else chr(b) for b in range(256)]
+_SPECIAL = frozenset(b"\r\n #%&+:;<=>?@[\\]^`{|}\"")
+# Every code point 0..255 that must be written as %XX, except "%" (see the escape rule).
+# Text is first turned into one code point per UTF-8 byte, so a single C-level
+# str.translate encodes a whole value.
+_TRANSLATE: dict[int, str] = {
+    b: f"%{b:02X}" for b in range(256) if (b < 0x20 or b > 0x7E or b in _SPECIAL) and b != 0x25
+}
 _SAFE_RE = re.compile(r"[A-Za-z0-9!$'()*,\-./_~]*\Z")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-F]{2})")
+
+
+_CACHE: dict[str, str] = {}
+_CACHE_LIMIT = 1 << 16
 
 
 def url_encode(value: str) -> str:
-    """Encode ``value`` exactly as FreeSWITCH does for ``text/event-plain``."""
-    if _SAFE_RE.match(value):
-        return value
-    data = value.encode("utf-8", "surrogateescape")
-    out: list[str] = []
-    append = out.append
-    table = _TABLE
-    n = len(data)
-    i = 0
-    while i < n:
-        b = data[i]
-        if b == 0x25 and i + 2 < n and data[i + 1] in _HEX_UPPER and data[i + 2] in _HEX_UPPER:
-            append("%")
-        else:
-            append(table[b])
-        i += 1
-    return "".join(out)
+    """Encode ``value`` exactly as FreeSWITCH does for ``text/event-plain``.
+
+    Event headers repeat the same values endlessly (Core-UUID, host names, channel
+    names, states), so results are memoized in a bounded table.
+    """
+    cached = _CACHE.get(value)
+    if cached is not None:
+        return cached
+    encoded = value
+    if not _SAFE_RE.match(value):
+        if not encoded.isascii():
+            encoded = encoded.encode("utf-8", "surrogateescape").decode("latin-1")
+        if "%" in encoded:
+            encoded = _LONE_PERCENT.sub("%25", encoded)
+        encoded = encoded.translate(_TRANSLATE)
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[value] = encoded
+    return encoded
 
 
 def url_decode(value: str) -> str:

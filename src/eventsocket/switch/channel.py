@@ -282,6 +282,14 @@ class Channel:
         return headers
 
     def add_data(self, event: Event, *, with_variables: bool | None = None) -> Event:
+        """Append the channel data to ``event`` (the hot path of every channel event)."""
+        append = event.headers.append
         for key, value in self.data_headers(event.name, with_variables=with_variables):
-            event.add(key, value)
+            if not value:
+                event.delete(key)  # an empty value removes, as for any event header
+            elif isinstance(value, str) and value.startswith("ARRAY::"):
+                append((key, value[7:].split("|:")))
+            else:
+                append((key, value))
+        event.invalidate()
         return event
