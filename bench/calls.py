@@ -28,7 +28,8 @@ from eventsocket.protocol.message import Frame
 CHANNEL_EVENTS = (
     "CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE CHANNEL_CALLSTATE CHANNEL_ANSWER CHANNEL_HANGUP "
     "CHANNEL_HANGUP_COMPLETE CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_PARK CHANNEL_UNPARK "
-    "CHANNEL_ORIGINATE CHANNEL_OUTGOING CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_BRIDGE CHANNEL_UNBRIDGE"
+    "CHANNEL_ORIGINATE CHANNEL_OUTGOING CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA "
+    "CHANNEL_BRIDGE CHANNEL_UNBRIDGE"
 )
 
 
@@ -123,7 +124,8 @@ def main() -> int:
     concurrency = max(1, min(args.concurrency, calls))
     calls -= calls % concurrency
     port = free_port()
-    serve = os.environ.get("BENCH_SERVE") or shutil.which("eventsocket") or f"{sys.executable} -m eventsocket.cli.main"
+    serve = (os.environ.get("BENCH_SERVE") or shutil.which("eventsocket")
+             or f"{sys.executable} -m eventsocket.cli.main")
     server = subprocess.Popen(
         f"{serve} serve --listen-ip 127.0.0.1 --listen-port {port} --heartbeat 0 --log-level warning",
         shell=True, start_new_session=True,

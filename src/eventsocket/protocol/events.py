@@ -149,7 +149,7 @@ def to_plain(headers: Iterable[tuple[str, HeaderValue]], body: str | None) -> by
     """``switch_event_serialize``: ``Name: url-encoded value`` lines, then the body."""
     enc = url_encode
     text = "".join([
-        f"{key}: {enc(value) if value.__class__ is str else enc(_array_text(value)) or '_undef_'}\n"  # type: ignore[arg-type]
+        f"{key}: {(enc(value) if value.__class__ is str else enc(_array_text(value))) or '_undef_'}\n"  # type: ignore[arg-type]
         for key, value in headers
     ])
     if body:
