@@ -490,7 +490,9 @@ def cmd_linger(conn: Connection, request: Request) -> None:
     if conn.session_uuid is None:
         conn.reply("-ERR not controlling a session")
         return
-    rest = request.line[6:].strip()
+    # seconds only after a space: "lingerfoo" lingers forever, as in FreeSWITCH
+    _, space, rest = request.line.partition(" ")
+    rest = rest.strip() if space else ""
     seconds = atoi(rest) if rest else -1
     conn.linger = seconds
     conn.reply(f"+OK will linger {seconds} seconds" if rest else "+OK will linger")

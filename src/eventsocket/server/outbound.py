@@ -101,6 +101,8 @@ class OutboundConnection(Connection):
     def session_connect(self) -> None:
         super().session_connect()
         self.connected.set()
+        if self.session is not None:
+            self.session.signal()  # the socket application parks the channel now (async mode)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
