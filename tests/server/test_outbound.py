@@ -429,11 +429,6 @@ async def test_connect_can_be_sent_again(observer: Observer, app: Application) -
     assert again.get("Event-Name") == "CHANNEL_DATA"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: async socket app does not park on connect (no CHANNEL_PARK) "
-    "until something else wakes the session",
-)
 async def test_async_connect_parks_the_channel(observer: Observer, app: Application) -> None:
     uuid, sock = await placed(observer, app)
     await sock.connect()
@@ -760,11 +755,6 @@ async def test_linger_reply_texts(observer: Observer, app: Application, line: st
     assert (await sock.cmd(line)).raw == reply(expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: 'lingerfoo' (no space after linger) must linger forever "
-    "(§1.5), but replies '+OK will linger 0 seconds'",
-)
 async def test_lingerfoo_lingers_forever(observer: Observer, app: Application) -> None:
     _, sock = await placed(observer, app)
     await sock.connect()
