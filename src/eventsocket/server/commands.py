@@ -516,8 +516,9 @@ def cmd_connect(conn: Connection, request: Request) -> None:
 
 
 def cmd_getvar(conn: Connection, request: Request) -> None:
-    name = request.line[6:].strip()
-    value = conn.session_getvar(name) if name else None
+    # the name is everything after the first space, untrimmed, as in FreeSWITCH
+    _, space, name = request.line.partition(" ")
+    value = conn.session_getvar(name) if space and name else None
     conn.reply(value if value else NOT_FOUND)
 
 
