@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from conftest import Harness
-from inbound_wire import Wire, logged_in, reply
+from inbound_wire import Harness, Wire, logged_in, reply
 
 
 async def listener(harness: Harness, *filters: str) -> Wire:
@@ -38,7 +36,12 @@ async def test_no_filter_delivers_everything(harness: Harness) -> None:
 async def test_positive_filter(harness: Harness) -> None:
     wire = await listener(harness, "X-Name alice")
     got = await delivered(
-        wire, ev("1", X_Name="alice"), ev("2", X_Name="bob"), ev("3", X_Name="ALICE"), ev("4"), ev("5", X_Name="alice2")
+        wire,
+        ev("1", X_Name="alice"),
+        ev("2", X_Name="bob"),
+        ev("3", X_Name="ALICE"),
+        ev("4"),
+        ev("5", X_Name="alice2"),
     )
     assert got == ["1", "3"]  # case-insensitive, whole value; a missing header never matches
 
@@ -61,7 +64,9 @@ async def test_filter_on_standard_header(harness: Harness) -> None:
 
 async def test_negative_filter_with_a_positive_one(harness: Harness) -> None:
     wire = await listener(harness, "Event-Name CUSTOM", "X-Name -bob")
-    got = await delivered(wire, ev("1", X_Name="alice"), ev("2", X_Name="bob"), ev("3"), ev("4", X_Name="BOB"))
+    got = await delivered(
+        wire, ev("1", X_Name="alice"), ev("2", X_Name="bob"), ev("3"), ev("4", X_Name="BOB")
+    )
     assert got == ["1", "3"]
 
 
@@ -90,7 +95,11 @@ async def test_plus_sign_and_spaces_are_consumed(harness: Harness) -> None:
 async def test_regex_filters(harness: Harness) -> None:
     wire = await listener(harness, "X-Name /^al/")
     got = await delivered(
-        wire, ev("1", X_Name="alice"), ev("2", X_Name="albert"), ev("3", X_Name="Alice"), ev("4", X_Name="sal")
+        wire,
+        ev("1", X_Name="alice"),
+        ev("2", X_Name="albert"),
+        ev("3", X_Name="Alice"),
+        ev("4", X_Name="sal"),
     )
     assert got == ["1", "2"]  # case-sensitive, searched unanchored unless anchored
 
@@ -141,10 +150,14 @@ async def test_value_keeps_its_spaces(harness: Harness) -> None:
     wire = await listener(harness)
     assert (await wire.cmd("filter  X-Name  John Doe")).raw == reply("+OK filter added. [X-Name]=[ John Doe]")
     # the leading space is consumed when matching, so " John Doe" matches "John Doe"
-    got = await delivered(wire, ev("1", X_Name="John Doe"), ev("2", X_Name="John"), ev("3", X_Name="john doe"))
+    got = await delivered(
+        wire, ev("1", X_Name="John Doe"), ev("2", X_Name="John"), ev("3", X_Name="john doe")
+    )
     assert got == ["1", "3"]
     # but deleting compares the stored value exactly
-    assert (await wire.cmd("filter delete X-Name John Doe")).raw == reply("+OK filter deleted. [X-Name][John Doe]")
+    assert (await wire.cmd("filter delete X-Name John Doe")).raw == reply(
+        "+OK filter deleted. [X-Name][John Doe]"
+    )
     assert await delivered(wire, ev("4", X_Name="John"), ev("5", X_Name="John Doe")) == ["5"]
     assert (await wire.cmd("filter delete X-Name  John Doe")).raw == reply(
         "+OK filter deleted. [X-Name][ John Doe]"
