@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Harness
+from esl_harness import Harness
 from eventsocket.protocol.events import parse_event
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -16,12 +16,6 @@ def server_socket(harness: Harness, wire: Wire) -> socket.socket:
     return sock  # type: ignore[no-any-return]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: listener.make_listen_socket creates the socket with proto 0, so asyncio's default loop "
-    "skips TCP_NODELAY on accepted sockets (uvloop sets it); PROTOCOL.md §2.1 says the accepted socket is "
-    "TCP_NODELAY, and without it an event written right after a reply waits for the client's delayed ACK",
-)
 async def test_accepted_socket_is_tcp_nodelay(harness: Harness) -> None:
     wire = await logged_in(harness)
     sock = server_socket(harness, wire)

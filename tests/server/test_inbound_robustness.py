@@ -143,11 +143,6 @@ async def test_half_closed_client_still_gets_its_replies(harness: Harness) -> No
     assert (await wire.frame()).raw == api_response("two")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Connection.eof_received/connection_lost end the connection without the goodbye notice; "
-    "PROTOCOL.md §2.4 says a client close takes the same path (goodbye notice, then close)",
-)
 async def test_client_half_close_gets_the_goodbye_notice(harness: Harness) -> None:
     wire = await logged_in(harness)
     wire.writer.write_eof()

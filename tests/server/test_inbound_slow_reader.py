@@ -141,14 +141,6 @@ async def test_write_that_makes_no_progress_closes_the_connection() -> None:
         assert slow.local_port == slow_conn.peer[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Connection.kill aborts the transport 1 s after the kill notice, whatever "
-    "write_stall_timeout says, so a killed reader that reads its backlog a little late gets a reset "
-    "instead of the notice "
-    "(PROTOCOL.md §4.7, §9: the notice is sent as FreeSWITCH does; only a write that cannot progress for "
-    "the configured time closes the connection)",
-)
 async def test_killed_reader_that_reads_late_still_gets_the_notice() -> None:
     settings = EventSocketSettings(
         listen_ip="127.0.0.1", listen_port=0, event_queue_size=50, lost_events_limit=5

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import Harness, RawClient, start_harness, stop_harness
+from esl_harness import Harness, RawClient, start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
 from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Harness, RawClient, start_harness, stop_harness
+from esl_harness import Harness, RawClient, start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
 from eventsocket.switch.config import DEFAULT_CONF_DIR, ConfDir
 from eventsocket.switch.core import SwitchCore

@@ -157,7 +157,9 @@ class Connection(asyncio.Protocol):
             self._process()
 
     def eof_received(self) -> bool | None:
-        return None
+        """The client closed its side: the usual goodbye, as for any other end (§2.4)."""
+        self.close(GOODBYE)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -278,7 +280,9 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         transport.close()
         if transport.get_write_buffer_size():
-            asyncio.get_running_loop().call_later(abort_after, transport.abort)
+            # a reader that is merely late still gets its backlog and the notice
+            asyncio.get_running_loop().call_later(max(abort_after, self.settings.write_stall_timeout),
+                                                  transport.abort)
 
     def _detach(self) -> None:
         """Stop receiving events and logs; cancel timers and a running command."""
@@ -460,7 +464,8 @@ class Connection(asyncio.Protocol):
         self._detach()
         transport = self.transport
         transport.close()
-        asyncio.get_running_loop().call_later(1.0, transport.abort)
+        if transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(self.settings.write_stall_timeout, transport.abort)
 
     def flush_events(self) -> None:
         self._events.clear()

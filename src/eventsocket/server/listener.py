@@ -36,7 +36,8 @@ def make_listen_socket(host: str, port: int, backlog: int) -> socket.socket:
         resolved = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family = resolved[0][0]
         address = (str(resolved[0][4][0]), int(resolved[0][4][1]))
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on every accepted socket, as FreeSWITCH does
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:

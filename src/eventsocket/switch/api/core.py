@@ -173,6 +173,33 @@ def log_(call: ApiCall) -> str:
     return "+OK\n"
 
 
+def bgapi(call: ApiCall) -> str:
+    """mod_commands' ``bgapi``: run a command apart and fire BACKGROUND_JOB with its output."""
+    text = call.args
+    if not text:
+        return "-ERR Invalid syntax\n"
+    job_uuid = str(uuidlib.uuid4())
+    if text.startswith("uuid:"):
+        given, _, text = text[5:].partition(" ")
+        job_uuid = given or job_uuid
+    command, _, args = text.partition(" ")
+    core = call.core
+
+    async def job() -> None:
+        outcome = core.call_api(command, args, call.session_uuid)
+        output = outcome if outcome is None or isinstance(outcome, str) else await outcome
+        body = f"{command}: Command not found!\n" if output is None else output
+        headers = [("Job-UUID", job_uuid), ("Job-Command", command)]
+        if args.strip():
+            headers.append(("Job-Command-Arg", args.strip()))
+        core.bus.fire(core.bus.create("BACKGROUND_JOB", calling_file="mod_commands.c",
+                                      calling_function="bgapi_exec", calling_line=5412,
+                                      headers=headers, body=body or None))
+
+    core.spawn(job(), name=f"bgapi-{job_uuid}")
+    return f"+OK Job-UUID: {job_uuid}\n"
+
+
 def create_uuid(call: ApiCall) -> str:
     return str(uuidlib.uuid4())
 
@@ -220,6 +247,7 @@ def register(core: SwitchCore) -> None:
         show,
     )
     add("log", "Log", "<level> <message>", "mod_commands", log_)
+    add("bgapi", "Execute an api command in a thread", "<command>[ <arg>]", "mod_commands", bgapi)
     add("create_uuid", "Create a uuid", "<uuid> <other_uuid>", "mod_commands", create_uuid)
     add("md5", "Return md5 hash", "<data>", "mod_commands", md5)
     add("reloadxml", "Reload XML", "", "mod_commands", reloadxml)
