@@ -50,7 +50,6 @@ MYEVENTS_TYPES = (
     "NOTALK",
     "TALK",
 )
-_NUMBER = re.compile(r"-?\d+\Z")
 # only a command that really unloads or reloads this module (FreeSWITCH matches the words anywhere)
 _MODULE_COMMAND = re.compile(r"(api|bgapi) +(unload|reload) +mod_event_socket *\Z", re.IGNORECASE)
 _FORMATS = ("plain", "json", "xml")
@@ -463,7 +462,7 @@ def cmd_log(conn: Connection, request: Request) -> None:
     if not word:
         level = DEBUG
     else:
-        parsed = level_from_text(word, numeric=bool(_NUMBER.match(word)))
+        parsed = level_from_text(word)
         if parsed is None:
             conn.reply("-ERR invalid log level")
             return

@@ -31,11 +31,13 @@ CHANNEL_EVENT = 2
 CHANNEL_SESSION = 3
 
 
-def level_from_text(text: str, numeric: bool = False) -> int | None:
-    """``switch_log_str2level``: a level name (case-insensitive), or with ``numeric`` a number
-    clamped to 0..63; None when invalid."""
-    if numeric and text.lstrip("-").isdigit():
-        value = int(text)
+def level_from_text(text: str) -> int | None:
+    """``switch_log_str2level``: a number (digits, "-" and "." as ``switch_is_number`` allows,
+    read with atoi and clamped), or a level name in any case; None when invalid."""
+    if text and all(ch in "-.0123456789" for ch in text):
+        from eventsocket.protocol.framing import atoi
+
+        value = atoi(text)
         return 63 if value > 64 else max(0, value)
     if text.lower() == "disable":
         return DISABLE

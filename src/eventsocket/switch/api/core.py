@@ -163,7 +163,7 @@ def log_(call: ApiCall) -> str:
     level_text, space, message = call.args.partition(" ")
     level = DEBUG
     if space:
-        parsed = level_from_text(level_text, numeric=True)
+        parsed = level_from_text(level_text)
         level = parsed if parsed is not None and parsed >= 0 else DEBUG
     else:
         message = level_text
