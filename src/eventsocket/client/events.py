@@ -3,42 +3,88 @@
 Why lazy: a typical channel event is about 5 KB of ``Name: url-encoded value`` lines
 (150 headers or more), and most applications read three or four of them. Decoding
 every value up front, as other Python ESL clients do, costs far more than reading the
-socket. A plain event here keeps its payload as bytes and does the minimum at arrival
-(find the end of the header block and the ``Event-Name`` line). The first header read
-decodes the header block to text (one C-level call); each lookup is then a substring
-search for ``\\nName: ``, and a value is percent-decoded only when it is read, then
-cached. Iterating the event (``items()``, ``dict(event)``) indexes it fully, once.
+socket. A plain event here keeps its payload as bytes and, on arrival, reads only the
+``Event-Name`` line (for dispatch). A lookup is a substring search for
+``\\nName: `` in those bytes; only the value asked for is percent-decoded and turned
+into text, then cached. Iterating the event (``items()``, ``dict(event)``) indexes it
+fully, once.
 
-Lookups are case-insensitive and return the first header of that name, as
-FreeSWITCH's own lookups do; duplicates stay available through :meth:`Event.get_all`
-and :meth:`Event.all_items`.
+Header names: a lookup returns the first header with exactly that name, or, when there
+is none, the first whose name matches in any case (FreeSWITCH's names are
+case-insensitive). Iteration yields each distinct name once (first occurrence), so
+``dict(event)`` agrees with lookups; repeated headers stay available through
+:meth:`Event.get_all` and :meth:`Event.all_items`.
 
-JSON events are decoded with orjson on first access (its values are not URL-encoded),
+JSON events are decoded with orjson on first access (their values are not URL-encoded),
 XML events with the protocol layer's parser. Both then share the same interface.
 """
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterator, Mapping
 from typing import Literal, TypeVar, overload
-from urllib.parse import unquote
 
 import orjson
 
 from eventsocket.protocol.events import parse_xml
 
-__all__ = ["Event", "EventFormat"]
+__all__ = ["Event", "EventFormat", "percent_decode"]
 
 EventFormat = Literal["plain", "json", "xml"]
 
 _MISSING = object()
 _T = TypeVar("_T")
 
+# "%XX" -> the byte, for every case spelling of the two hex digits
+_HEX: dict[bytes, bytes] = {}
+for _i in range(256):
+    for _pair in {f"{_i:02x}", f"{_i:02X}", f"{_i:02x}"[0] + f"{_i:02X}"[1], f"{_i:02X}"[0] + f"{_i:02x}"[1]}:
+        _HEX[_pair.encode()] = bytes((_i,))
 
-def _decode(value: str) -> str:
+
+def _unquote_bytes(data: bytes) -> bytes:
+    parts = data.split(b"%")
+    if len(parts) == 1:
+        return data
+    out = [parts[0]]
+    hexmap = _HEX
+    for part in parts[1:]:
+        byte = hexmap.get(part[:2])
+        if byte is None:
+            out.append(b"%")
+            out.append(part)
+        else:
+            out.append(byte)
+            out.append(part[2:])
+    return b"".join(out)
+
+
+def _unquote(data: bytes) -> bytes:
+    """Percent-decoding in C: ``%XX`` becomes ``=XX`` for ``binascii.a2b_qp`` (existing ``=``
+    escaped first). Every escape that decodes removes two bytes; any other outcome (a ``%``
+    not followed by two hex digits) falls back to the plain Python decoder."""
+    if b"%" not in data:
+        return data
+    escapes = data.count(b"%")
+    quoted = data.replace(b"=", b"=3D") if b"=" in data else data
+    out = binascii.a2b_qp(quoted.replace(b"%", b"="))
+    if len(out) == len(data) - 2 * escapes and (b"\n" not in data or out.count(b"\n") == data.count(b"\n")):
+        return out
+    return _unquote_bytes(data)
+
+
+def percent_decode(value: str) -> str:
+    """Percent-decode a plain-event value (UTF-8; undecodable bytes kept as surrogates)."""
     if "%" not in value:
         return value
-    return unquote(value, errors="surrogateescape")
+    return _unquote(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+
+
+def _decode_raw(raw: bytes) -> str:
+    if b"%" in raw:
+        raw = _unquote(raw)
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _array(value: str) -> list[str]:
@@ -48,32 +94,53 @@ def _array(value: str) -> list[str]:
 class Event(Mapping[str, str]):
     """One event received from the server.
 
-    * ``event["Unique-ID"]``, ``event.get("variable_foo")``, ``"Foo" in event``: the first
-      header of that name (any case), URL-decoded;
+    * ``event["Unique-ID"]``, ``event.get("variable_foo")``, ``"Foo" in event``: a header's
+      value, URL-decoded (see the module docstring for how names match);
     * ``event.name`` (``Event-Name``), ``event.subclass``, ``event.uuid`` (``Unique-ID``),
-      ``event.body`` (text, or ``None``);
+      ``event.body`` (text, or ``None``), ``event.format`` (``plain``/``json``/``xml``);
     * ``event.raw(name)``: the value as it came on the wire (still URL-encoded for plain);
     * ``event.get_array(name)``: an ``ARRAY::a|:b`` header as a list;
-    * ``dict(event)``, ``event.items()``: every header once (first occurrence);
-      ``event.all_items()``: every header line, duplicates included.
+    * ``dict(event)``, ``event.items()``: every header name once (first occurrence);
+      ``event.all_items()``: every header line, duplicates included, in order.
     """
 
-    __slots__ = ("_body", "_cache", "_encoded", "_head", "_head_end", "_index", "_lower", "_name",
-                 "_pairs", "_payload", "format")
+    __slots__ = ("_body", "_body_start", "_cache", "_decoded", "_encoded", "_hdr_end", "_index", "_items",
+                 "_lower", "_name", "_pairs", "_payload", "format")
+
+    format: EventFormat
+    _payload: bytes
+    _hdr_end: int
+    _body_start: int
+    _lower: bytes | None
+    _pairs: list[tuple[str, str]] | None
+    _items: list[tuple[str, str]] | None
+    _decoded: dict[str, str] | None
+    _index: dict[str, str] | None
+    _cache: dict[str, str | None] | None
+    _body: object
+    _name: str | None
+    _encoded: bool
 
     def __init__(self) -> None:
         # Use the from_* constructors; this one makes an empty event.
-        self.format: EventFormat = "plain"
-        self._payload = b""
-        self._head_end = 0
-        self._head: str | None = "\n"
-        self._lower: str | None = None
-        self._pairs: list[tuple[str, str]] | None = []
-        self._index: dict[str, str] | None = None
-        self._cache: dict[str, str | None] | None = None
-        self._body: str | object | None = None
-        self._name: str | None = None
-        self._encoded = True
+        self._init(b"", "plain")
+        self._pairs = []
+        self._body = None
+
+    def _init(self, payload: bytes, fmt: EventFormat) -> None:
+        self.format = fmt
+        self._payload = payload
+        self._hdr_end = -1  # found on first use
+        self._body_start = -1
+        self._lower = None
+        self._pairs = None
+        self._items = None
+        self._decoded = None
+        self._index = None
+        self._cache = None
+        self._body = _MISSING
+        self._name = None
+        self._encoded = fmt == "plain"
 
     # -- construction ----------------------------------------------------------------------
 
@@ -81,27 +148,14 @@ class Event(Mapping[str, str]):
     def from_plain(cls, payload: bytes) -> Event:
         """A ``text/event-plain`` payload; nothing is decoded yet."""
         self = cls.__new__(cls)
-        self.format = "plain"
-        self._payload = payload
-        end = payload.find(b"\n\n")
-        self._head_end = end if end >= 0 else len(payload)
-        self._head = None
-        self._lower = None
-        self._pairs = None
-        self._index = None
-        self._cache = None
-        self._body = _MISSING
-        self._name = None
-        self._encoded = True
+        self._init(payload, "plain")
         return self
 
     @classmethod
     def from_json(cls, payload: bytes) -> Event:
         """A ``text/event-json`` payload, decoded on first access."""
-        self = cls.from_plain(b"")
-        self.format = "json"
-        self._payload = payload
-        self._encoded = False
+        self = cls.__new__(cls)
+        self._init(payload, "json")
         return self
 
     @classmethod
@@ -120,7 +174,8 @@ class Event(Mapping[str, str]):
 
         ``encoded`` says whether the values are still URL-encoded (decoded when read).
         """
-        self = cls.from_plain(b"")
+        self = cls.__new__(cls)
+        self._init(b"", "plain")
         self._pairs = pairs
         self._body = body
         self._encoded = encoded
@@ -139,19 +194,43 @@ class Event(Mapping[str, str]):
 
     # -- the lazy machinery ----------------------------------------------------------------
 
-    def _load_head(self) -> str:
-        """Decode the plain header block (without the serializer's own Content-Length)."""
+    def _bounds(self) -> None:
+        """Where the header lines end (before the serializer's own Content-Length), and where
+        the body starts.
+
+        Searching for the blank line with ``find(b"\\n\\n")`` is slow in CPython (a two-byte
+        needle skips at most three bytes at a time). Instead: a plain event without a body
+        ends with its blank line, and one with a body has ``Content-Length: <n>`` as its last
+        header line, right before the blank line, with ``n`` the size of what follows; both
+        are found with long needles or none at all.
+        """
         payload = self._payload
-        end = self._head_end
-        if len(payload) > end + 2:  # there is a body: the last header line is its Content-Length
-            last = payload.rfind(b"\n", 0, end) + 1
-            if payload.startswith(b"Content-Length:", last):
-                end = last - 1
-        head = "\n" + payload[: end + 1].decode("utf-8", "surrogateescape")
-        if not head.endswith("\n"):
-            head += "\n"
-        self._head = head
-        return head
+        size = len(payload)
+        start = 0
+        while True:
+            k = payload.find(b"Content-Length: ", start)
+            if k < 0:
+                break
+            eol = payload.find(b"\n", k)
+            if eol < 0:
+                break
+            if (k == 0 or payload[k - 1] == 10) and payload[eol + 1 : eol + 2] == b"\n":
+                digits = payload[k + 16 : eol]
+                if digits.isdigit() and int(digits) == size - eol - 2 > 0:
+                    self._hdr_end, self._body_start = k, eol + 2
+                    return
+            start = eol
+        if payload.endswith(b"\n\n"):
+            self._hdr_end, self._body_start = size - 1, size
+            return
+        if payload[:1] == b"\n":
+            self._hdr_end, self._body_start = 0, 1
+            return
+        end = payload.find(b"\n\n")  # not FreeSWITCH's serializer: the general way
+        if end < 0:
+            self._hdr_end = self._body_start = size
+        else:
+            self._hdr_end, self._body_start = end + 1, end + 2
 
     def _load_json(self) -> None:
         try:
@@ -181,43 +260,110 @@ class Event(Mapping[str, str]):
             self._load_json()
             assert self._pairs is not None
             return self._pairs
-        head = self._head or self._load_head()
-        pairs = []
-        for line in head[1:-1].split("\n"):
-            key, colon, value = line.partition(": ")
-            if not colon:
-                key, colon, value = line.partition(":")
+        if self._hdr_end < 0:
+            self._bounds()
+        head = self._payload[: self._hdr_end].decode("utf-8", "surrogateescape")
+        # Encoded values hold no ": " and no line break, so every line is exactly name, value:
+        # turning ": " into a line break splits the whole block in C.
+        lines = head.count("\n")
+        parts = head.replace(": ", "\n").split("\n")
+        if len(parts) == 2 * lines + 1:
+            pairs = list(zip(parts[0:-1:2], parts[1::2], strict=True))
+        else:  # a line without ": " (not FreeSWITCH's serializer): line by line
+            pairs = []
+            for line in head.split("\n"):
+                key, colon, value = line.partition(": ")
                 if not colon:
-                    continue
-            pairs.append((key, value))
+                    key, colon, value = line.partition(":")
+                    if not colon:
+                        continue
+                pairs.append((key, value))
         self._pairs = pairs
         return pairs
 
-    def _raw(self, name: str) -> str | None:
-        """The first raw value of ``name`` (any case), or None."""
+    def _decoded_items(self) -> list[tuple[str, str]]:
+        """Every header as (name, decoded value). For a plain event all values are decoded in
+        one C-level pass: the block is split into names and values (encoded values hold no
+        ": " and no line break), the values joined, percent-decoded at once, split again."""
+        items = self._items
+        if items is not None:
+            return items
+        if self._pairs is None and self.format == "plain":
+            if self._hdr_end < 0:
+                self._bounds()
+            raw = self._payload[: self._hdr_end]
+            lines = raw.count(b"\n")
+            parts = raw.replace(b": ", b"\n").split(b"\n")
+            if len(parts) == 2 * lines + 1:
+                values = b"\n".join(parts[1::2])
+                if b"%0A" not in values and b"%0a" not in values:
+                    texts = _unquote(values).decode("utf-8", "surrogateescape").split("\n")
+                    names = b"\n".join(parts[0:-1:2]).decode("utf-8", "surrogateescape").split("\n")
+                    if len(texts) == len(names) == lines:
+                        items = self._items = list(zip(names, texts, strict=True))
+                        return items
+        if self._encoded:
+            items = [(k, percent_decode(v)) for k, v in self._all_pairs()]
+        else:
+            items = list(self._all_pairs())
+        self._items = items
+        return items
+
+    def _decoded_dict(self) -> dict[str, str]:
+        """Name -> decoded value, first occurrence of each exact name."""
+        decoded = self._decoded
+        if decoded is None:
+            items = self._decoded_items()
+            decoded = dict(items)
+            if len(decoded) != len(items):  # repeated names: the first one wins
+                decoded = {}
+                for key, value in items:
+                    decoded.setdefault(key, value)
+            self._decoded = decoded
+        return decoded
+
+    def _indexed(self, name: str) -> str | None:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self._all_pairs():
+                index.setdefault(key, value)
+            for key, value in self._all_pairs():
+                index.setdefault("\0" + key.lower(), value)
+            self._index = index
+        found = index.get(name)
+        return found if found is not None else index.get("\0" + name.lower())
+
+    def _find(self, name: str) -> str | None:
+        """The first raw value of ``name``: exact name first, then any case."""
         if self._pairs is not None or self.format != "plain":
-            index = self._index
-            if index is None:
-                index = {}
-                for key, value in self._all_pairs():
-                    index.setdefault(key.lower(), value)
-                self._index = index
-            return index.get(name.lower())
-        head = self._head or self._load_head()
-        key = "\n" + name + ": "
-        i = head.find(key)
-        if i < 0:
-            lower = self._lower
-            if lower is None:
-                lower = self._lower = head.lower()
-                if len(lower) != len(head):  # non-ASCII names change length when lowered
-                    self._all_pairs()
-                    return self._raw(name)
-            i = lower.find(key.lower())
+            return self._indexed(name)
+        payload = self._payload
+        if self._hdr_end < 0:
+            self._bounds()
+        end = self._hdr_end
+        key = name.encode("utf-8", "surrogateescape") + b": "
+        if payload.startswith(key):
+            i = len(key)
+        else:
+            i = payload.find(b"\n" + key, 0, end)
             if i < 0:
-                return None
-        i += len(key)
-        return head[i : head.find("\n", i)]
+                lower = self._lower
+                if lower is None:
+                    lower = self._lower = payload[:end].lower()
+                key = key.lower()
+                if lower.startswith(key):
+                    i = len(key)
+                else:
+                    i = lower.find(b"\n" + key)
+                    if i < 0:
+                        return None
+                    i += len(key) + 1
+            else:
+                i += len(key) + 1
+        j = payload.find(b"\n", i, end)
+        raw = payload[i : j if j >= 0 else end]
+        return _decode_raw(raw) if self._encoded else raw.decode("utf-8", "surrogateescape")
 
     # -- the public interface --------------------------------------------------------------
 
@@ -229,7 +375,7 @@ class Event(Mapping[str, str]):
     def get(self, name: str, default: _T, /) -> str | _T: ...
 
     def get(self, name: str, default: object = None, /) -> object:
-        """The first header called ``name`` (any case), URL-decoded; ``default`` when absent."""
+        """The header called ``name``, URL-decoded; ``default`` when absent."""
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
@@ -237,9 +383,15 @@ class Event(Mapping[str, str]):
             hit = cache.get(name, _MISSING)
             if hit is not _MISSING:
                 return default if hit is None else hit
-        value = self._raw(name)
-        if value is not None and self._encoded:
-            value = _decode(value)
+        decoded = self._decoded
+        if decoded is not None and name in decoded:
+            value: str | None = decoded[name]
+        elif self._pairs is not None or self.format != "plain":
+            value = self._indexed(name)
+            if value is not None and self._encoded:
+                value = percent_decode(value)
+        else:
+            value = self._find(name)
         cache[name] = value
         return default if value is None else value
 
@@ -250,27 +402,28 @@ class Event(Mapping[str, str]):
         return value
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._raw(name) is not None
+        return isinstance(name, str) and self.get(name) is not None
 
     def __iter__(self) -> Iterator[str]:
-        seen: set[str] = set()
-        for key, _ in self._all_pairs():
-            low = key.lower()
-            if low not in seen:
-                seen.add(low)
-                yield key
+        return iter(self._decoded_dict())
 
     def __len__(self) -> int:
-        return len({key.lower() for key, _ in self._all_pairs()})
+        return len(self._decoded_dict())
+
+    def to_dict(self) -> dict[str, str]:
+        """Every header once (first occurrence of each name), decoded: a fast ``dict(event)``."""
+        return self._decoded_dict().copy()
 
     def raw(self, name: str) -> str | None:
         """The value exactly as received (URL-encoded in plain events)."""
-        return self._raw(name)
+        if self._pairs is None and self.format == "plain":
+            self._all_pairs()
+        return self._indexed(name)
 
     def get_all(self, name: str) -> list[str]:
-        """Every value of a repeated header, in order, decoded."""
+        """Every value of a repeated header (names compared in any case), in order, decoded."""
         low = name.lower()
-        return [_decode(v) if self._encoded else v for k, v in self._all_pairs() if k.lower() == low]
+        return [percent_decode(v) if self._encoded else v for k, v in self._all_pairs() if k.lower() == low]
 
     def get_array(self, name: str) -> list[str] | None:
         """An array header (``ARRAY::a|:b``) as a list; a plain value as a one-item list."""
@@ -279,26 +432,26 @@ class Event(Mapping[str, str]):
 
     def all_items(self) -> list[tuple[str, str]]:
         """Every header line as (name, decoded value), duplicates included, in wire order."""
-        if not self._encoded:
-            return list(self._all_pairs())
-        return [(k, _decode(v)) for k, v in self._all_pairs()]
+        return list(self._decoded_items())
 
     @property
     def name(self) -> str:
-        """``Event-Name`` (found without decoding the rest of the event)."""
+        """``Event-Name`` (read without indexing the rest of the event)."""
         name = self._name
         if name is not None:
             return name
         if self.format == "plain" and self._pairs is None:
+            # Event-Name is the first line (the second after Event-Subclass).
             payload = self._payload
             if payload.startswith(b"Event-Name: "):
                 i = 12
             else:
-                i = payload.find(b"\nEvent-Name: ", 0, self._head_end)
+                i = payload.find(b"\nEvent-Name: ")
+                if i >= 0 and payload.find(b"\n\n", 0, i + 1) >= 0:
+                    i = -1  # that line is in the body
                 i = i + 13 if i >= 0 else -1
             if i >= 0:
-                j = payload.find(b"\n", i)
-                name = _decode(payload[i:j].decode("utf-8", "surrogateescape"))
+                name = _decode_raw(payload[i : payload.find(b"\n", i)])
         if name is None:
             name = self.get("Event-Name") or ""
         self._name = name
@@ -323,7 +476,9 @@ class Event(Mapping[str, str]):
                 self._load_json()
                 body = self._body
             else:
-                start = self._head_end + 2
+                if self._body_start < 0:
+                    self._bounds()
+                start = self._body_start
                 payload = self._payload
                 body = payload[start:].decode("utf-8", "surrogateescape") if len(payload) > start else None
                 self._body = body

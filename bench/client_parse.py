@@ -1,0 +1,305 @@
+"""Client-side event parsing: eventsocket's client against greenswitch and genesis, same bytes.
+
+    python bench/client_parse.py [--events 30000] [--repeat 5] [--quick]
+
+A stream is recorded from an event socket server (``event plain ALL`` while calls with
+60 extra channel variables go through ``&playback``), so the events are real channel
+events of a few KB each. The recorded bytes are then repeated to ``--events`` events and
+handed, chunk by chunk as a socket would deliver them, to each client's own parsing
+path, on one core, with no network in the way:
+
+* eventsocket: the client's protocol object (``FrameParser`` + lazy ``Event`` + dispatch
+  into the connection's event queue), the application reading ``Event-Name`` and
+  ``Unique-ID`` of each event (the usual case), and, as a second figure, every header
+  (``event.to_dict()``), which is what the other clients always pay for;
+* greenswitch: ``ESLProtocol.receive_events`` reading from a file object over the bytes
+  (its ``readline``/``read`` loop, ``unquote`` and ``splitlines`` per event);
+* genesis: ``Protocol.handler`` reading from an ``asyncio.StreamReader`` fed the bytes
+  (its ``readline`` loop and ``ESLReaderFSM``).
+
+greenswitch and genesis come from PyPI (``pip install greenswitch genesis``); when one
+cannot be imported, its line says so instead of giving a number. Each figure is the best
+of ``--repeat`` runs, in events per second. ``bench/run.py`` also runs this (``FIGURES``),
+recording from the server it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import io
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from eventsocket.protocol.framing import FrameParser  # noqa: E402
+
+TARGET = 60_000
+CHUNK = 65536
+EXTRA_VARS = 60
+
+
+# -- recording -----------------------------------------------------------------------------------
+
+
+async def _raw_session(host: str, port: int, password: str) -> tuple[asyncio.StreamWriter, Callable[[], Any]]:
+    """An authenticated raw connection: (writer, ``await recv()`` for the next frame)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    parser = FrameParser()
+    frames: list[Any] = []
+
+    async def recv() -> Any:
+        while not frames:
+            chunk = await asyncio.wait_for(reader.read(65536), 10)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            frames.extend(parser.feed(chunk))
+        return frames.pop(0)
+
+    greeting = await recv()
+    assert greeting.content_type == "auth/request", greeting
+    writer.write(f"auth {password}\n\n".encode())
+    reply = await recv()
+    assert reply.reply_text == "+OK accepted", reply.reply_text
+    return writer, recv
+
+
+async def record(host: str, port: int, password: str = "ClueCon", calls: int = 20) -> bytes:
+    """Event frames, byte for byte as the server sent them, while ``calls`` calls go through."""
+    writer, recv = await _raw_session(host, port, password)
+    writer.write(b"event plain ALL\n\n")
+    reply = await recv()
+    assert reply.reply_text.startswith("+OK"), reply.reply_text
+    dwriter, drecv = await _raw_session(host, port, password)
+    padding = "x" * 40
+    variables = ",".join(f"bench_var_{i}=value {i} {padding}" for i in range(EXTRA_VARS))
+    for i in range(calls):
+        dwriter.write(f"api originate {{{variables}}}null/{1000 + i} &playback(silence_stream://20)\n\n".encode())
+        answer = await drecv()
+        assert answer.text.startswith("+OK"), answer.text
+    chunks: list[bytes] = []
+    destroyed = 0
+    deadline = time.monotonic() + 30
+    while destroyed < calls and time.monotonic() < deadline:
+        frame = await recv()
+        if frame.content_type != "text/event-plain":
+            continue
+        body = frame.body
+        chunks.append(b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(body), body))
+        if body.startswith(b"Event-Name: CHANNEL_DESTROY\n"):
+            destroyed += 1
+    for w in (writer, dwriter):
+        w.close()
+    if not chunks:
+        raise RuntimeError("no events were recorded")
+    return b"".join(chunks)
+
+
+async def record_in_process(calls: int = 20) -> bytes:
+    """Record from an in-process server (when run on its own)."""
+    from eventsocket.server.listener import EventSocketServer
+    from eventsocket.server.settings import EventSocketSettings
+    from eventsocket.switch.core import SwitchCore
+
+    core = SwitchCore(heartbeat_interval=0)
+    server = EventSocketServer(core, EventSocketSettings(listen_ip="127.0.0.1", listen_port=0))
+    await server.start()
+    await core.start()
+    try:
+        return await record("127.0.0.1", server.port, "ClueCon", calls)
+    finally:
+        await server.stop()
+        await core.stop()
+
+
+def build_stream(recorded: bytes, events: int) -> tuple[bytes, int, int]:
+    """``recorded`` repeated to about ``events`` events: (stream, event count, payload bytes)."""
+    frames = FrameParser().feed(recorded)
+    per = len(frames)
+    reps = max(1, -(-events // per))
+    payload = sum(len(f.body) for f in frames) * reps
+    return recorded * reps, per * reps, payload
+
+
+# -- the parsers ---------------------------------------------------------------------------------
+
+
+def run_eventsocket(stream: bytes, count: int, read_all: bool) -> float:
+    """Seconds for the client's protocol object to turn ``stream`` into events the app reads."""
+    from eventsocket.client.connection import _Link
+    from eventsocket.client.inbound import InboundConnection
+
+    async def go() -> float:
+        conn = InboundConnection("127.0.0.1", 0, "x", queue_size=count + 10)
+        link = _Link(conn)
+        queue = conn.events()
+        chunks = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
+        seen = 0
+        start = time.perf_counter()
+        for chunk in chunks:
+            link.data_received(chunk)
+            while len(queue):
+                event = queue.get_nowait()
+                if read_all:
+                    event.to_dict()
+                else:
+                    event.name  # noqa: B018
+                    event.get("Unique-ID")
+                seen += 1
+        elapsed = time.perf_counter() - start
+        if seen != count:
+            raise RuntimeError(f"eventsocket parsed {seen} events, expected {count}")
+        return elapsed
+
+    return asyncio.run(go())
+
+
+def run_greenswitch(stream: bytes, count: int) -> float:
+    from greenswitch import esl  # type: ignore[import-untyped]
+
+    class _Sock:
+        def close(self) -> None:
+            pass
+
+    proto = esl.ESLProtocol()
+    proto.sock = _Sock()
+    proto.sock_file = io.BufferedReader(io.BytesIO(stream), buffer_size=CHUNK)
+    proto.connected = True
+    start = time.perf_counter()
+    proto.receive_events()  # returns at end of stream
+    elapsed = time.perf_counter() - start
+    got = proto._esl_event_queue.qsize()
+    if got != count:
+        raise RuntimeError(f"greenswitch parsed {got} events, expected {count}")
+    return elapsed
+
+
+def run_genesis(stream: bytes, count: int) -> float:
+    import logging
+
+    from genesis.protocol.base import Protocol  # type: ignore[import-untyped]
+
+    logging.getLogger("genesis").setLevel(logging.WARNING)
+
+    class _Bench(Protocol):  # type: ignore[misc]
+        pass
+
+    async def go() -> float:
+        proto = _Bench()
+        reader = asyncio.StreamReader(limit=2**24)
+        reader.feed_data(stream)
+        reader.feed_eof()
+        proto.reader = reader
+        proto.is_connected = True
+        start = time.perf_counter()
+        await proto.handler()
+        elapsed = time.perf_counter() - start
+        got = proto.events.qsize() - (1 if proto._reader_signaled else 0)
+        if got != count:
+            raise RuntimeError(f"genesis parsed {got} events, expected {count}")
+        return elapsed
+
+    return asyncio.run(go())
+
+
+def _version(dist: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return "?"
+
+
+def best_of(fn: Callable[[], float], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        best = min(best, fn())
+    return best
+
+
+def calibration() -> float:
+    """Microseconds for a fixed pure-Python loop (``sum(range(1000))``), to compare machines
+    and runs: a larger value means a slower or busier core, and every figure here is slower
+    in about the same proportion."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+
+
+def measure(stream: bytes, count: int, payload: int, repeat: int) -> list[str]:
+    avg = payload / count
+    lines = [f"client parse: {count:,} plain events, {avg / 1024:.1f} KB each on average "
+             f"({payload / 1e6:.1f} MB, recorded from the server), {CHUNK // 1024} KiB reads, one core, "
+             f"best of {repeat}; events/s:"]
+    lines.append(f"  (calibration: sum(range(1000)) takes {calibration():.1f} us on this machine now; "
+                 "the figures scale with it)")
+    rows: list[tuple[str, str]] = []
+    ours = count / best_of(lambda: run_eventsocket(stream, count, read_all=False), repeat)
+    rows.append(("eventsocket (reads Event-Name + Unique-ID)",
+                 f"{ours:>10,.0f}   target >= {TARGET:,}: {'met' if ours >= TARGET else 'NOT met'}"))
+    full = count / best_of(lambda: run_eventsocket(stream, count, read_all=True), repeat)
+    rows.append(("eventsocket (reads every header)", f"{full:>10,.0f}"))
+    others: list[tuple[str, Callable[[bytes, int], float]]] = [
+        ("greenswitch", run_greenswitch), ("genesis", run_genesis)]
+    for dist, fn in others:
+        label = dist
+        try:
+            rate = count / best_of(lambda fn=fn: fn(stream, count), repeat)  # type: ignore[misc]
+            label = f"{dist} {_version(dist)}"
+            rows.append((label, f"{rate:>10,.0f}   (eventsocket is {ours / rate:.1f}x faster)"))
+        except ImportError as exc:
+            rows.append((label, f"not available: cannot import it ({exc}); `pip install {dist}`"))
+        except Exception as exc:  # a library that breaks on the stream is reported, not fatal
+            rows.append((label, f"failed: {type(exc).__name__}: {exc}"))
+    width = max(len(r[0]) for r in rows)
+    lines.extend(f"  {name:<{width}}  {value}" for name, value in rows)
+    return lines
+
+
+# -- entry points --------------------------------------------------------------------------------
+
+
+def fig_client_parse(ctx: Any) -> list[str]:
+    """For ``bench/run.py``: record from the server it started, then measure."""
+    quick = bool(getattr(ctx, "quick", False))
+    recorded = asyncio.run(record(ctx.host, ctx.port, ctx.password, calls=4 if quick else 20))
+    stream, count, payload = build_stream(recorded, 500 if quick else 30_000)
+    return measure(stream, count, payload, 1 if quick else 5)
+
+
+FIGURES = [fig_client_parse]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=20, help="calls to record")
+    parser.add_argument("--quick", action="store_true", help="tiny counts, for a smoke test")
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.repeat, args.calls = 500, 1, 4
+    try:
+        import serverproc
+
+        print(serverproc.machine_line())
+    except ImportError:
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    recorded = asyncio.run(record_in_process(args.calls))
+    stream, count, payload = build_stream(recorded, args.events)
+    for line in measure(stream, count, payload, args.repeat):
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

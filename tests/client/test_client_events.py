@@ -1,0 +1,120 @@
+"""The client's lazy Event view: it must read exactly what the protocol layer wrote."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eventsocket.client import Event
+from eventsocket.client.connection import filters_accept
+from eventsocket.protocol.events import Event as WireEvent
+from eventsocket.protocol.events import parse_plain
+
+
+def _wire(headers: list[tuple[str, str]], body: str | None = None, subclass: str | None = None,
+          name: str = "CUSTOM") -> WireEvent:
+    ev = WireEvent(name, [("Event-Name", name), *headers], body, subclass)
+    return ev
+
+
+def test_plain_lookup_decodes_lazily_and_caches() -> None:
+    wire = _wire([("Unique-ID", "abc"), ("Caller-Caller-ID-Name", "John Doe & Co: 100%"),
+                  ("variable_x", "a=b;c")])
+    ev = Event.from_plain(wire.serialize("plain"))
+    assert ev._lower is None  # nothing indexed before the first read
+    assert ev.name == "CUSTOM"
+    assert ev._lower is None and ev._hdr_end < 0  # the name is found without indexing
+    assert ev["Caller-Caller-ID-Name"] == "John Doe & Co: 100%"
+    assert ev.raw("Caller-Caller-ID-Name") == "John%20Doe%20%26%20Co%3A%20100%25"
+    assert ev.get("caller-caller-id-name") == "John Doe & Co: 100%"  # any case
+    assert ev.uuid == "abc"
+    assert ev.get("Missing") is None
+    assert ev.get("Missing", "dflt") == "dflt"
+    assert "variable_x" in ev and "VARIABLE_X" in ev and "nope" not in ev
+    assert ev.body is None
+
+
+def test_plain_body_and_inner_content_length() -> None:
+    wire = _wire([("Foo", "1")], body="line one\nline two: x\n\nend")
+    ev = Event.from_plain(wire.serialize("plain"))
+    assert ev.body == "line one\nline two: x\n\nend"
+    assert "Content-Length" not in ev  # the serializer's own length is not a header
+    assert ev["Foo"] == "1"
+    assert dict(ev) == {"Event-Name": "CUSTOM", "Foo": "1"}
+
+
+def test_subclass_first_and_duplicates() -> None:
+    wire = _wire([("Dup", "one"), ("dup", "two"), ("Arr", "ARRAY::a|:b c")], subclass="my::sub")
+    payload = wire.serialize("plain")
+    assert payload.startswith(b"Event-Subclass: my%3A%3Asub\n")
+    ev = Event.from_plain(payload)
+    assert ev.name == "CUSTOM"
+    assert ev.subclass == "my::sub"
+    assert ev["DUP"] == "one"
+    assert ev.get_array("Arr") == ["a", "b c"]
+    assert [k for k, _ in ev.all_items()].count("Dup") + [k for k, _ in ev.all_items()].count("dup") == 2
+    assert ev["dup"] == "two"  # an exact name wins over an earlier one in another case
+    assert ev.get_all("DUP") == ["one", "two"]
+    assert len(ev) == len(list(ev)) == len(dict(ev))
+
+
+def test_json_and_xml_formats() -> None:
+    wire = _wire([("Unique-ID", "u1"), ("Text", "a b%zz")], body="hello")
+    for fmt in ("json", "xml"):
+        ev = Event.from_payload(f"text/event-{fmt}", wire.serialize(fmt))  # type: ignore[arg-type]
+        assert ev.format == fmt
+        assert ev.name == "CUSTOM"
+        assert ev["Text"] == "a b%zz"
+        assert ev.uuid == "u1"
+        assert ev.body == "hello"
+        assert "Content-Length" not in ev
+
+
+def test_from_pairs_like_the_connect_reply() -> None:
+    ev = Event.from_pairs([("Event-Name", "CHANNEL_DATA"), ("Reply-Text", "%2BOK%0A"),
+                           ("Caller-Caller-ID-Name", "Outbound%20Call")])
+    assert ev.name == "CHANNEL_DATA"
+    assert ev["Reply-Text"] == "+OK\n"
+    assert ev["caller-caller-id-name"] == "Outbound Call"
+
+
+def test_non_ascii_header_names_fall_back_to_full_index() -> None:
+    payload = "Event-Name: CUSTOM\nİx: 1\nFoo: %C3%A9\n\n".encode()
+    ev = Event.from_plain(payload)
+    assert ev.get("FOO") == "é"
+    assert ev.get("İx") == "1"
+
+
+_names = st.text(alphabet=string.ascii_letters + "-_", min_size=1, max_size=12)
+_values = st.text(min_size=1, max_size=30).filter(lambda v: v.strip() != "" and "\x00" not in v)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_names, _values), max_size=12), st.one_of(st.none(), st.text(max_size=40)))
+def test_matches_the_protocol_parser(headers: list[tuple[str, str]], body: str | None) -> None:
+    body = body if body and "\x00" not in body else None
+    wire = _wire(headers, body)
+    payload = wire.serialize("plain")
+    reference = parse_plain(payload)
+    ev = Event.from_plain(payload)
+    items = list(reference.items())
+    for key, _ in headers:
+        exact = [v for k, v in items if k == key]
+        assert ev.get(key) == (exact[0] if exact else reference.get(key))
+        assert ev.get(key.upper()) == next((v for k, v in items if k == key.upper()), reference.get(key))
+    assert ev.all_items() == list(reference.items())
+    assert ev.body == reference.body
+
+
+def test_client_side_filters_follow_the_server_rules() -> None:
+    ev = Event.from_pairs([("Event-Name", "BACKGROUND_JOB"), ("Job-Command", "echo")], encoded=False)
+    assert filters_accept([], ev)
+    assert filters_accept([("Event-Name", "background_job")], ev)
+    assert not filters_accept([("Unique-ID", "x")], ev)  # header absent: never matches
+    assert not filters_accept([("Event-Name", "-BACKGROUND_JOB")], ev)  # only negative: nothing
+    assert filters_accept([("Job-Command", "/^ec/")], ev)
+    assert not filters_accept([("Job-Command", "/^EC/")], ev)
+    assert filters_accept([("Job-Command", "/^EC/i")], ev)
+    assert not filters_accept([("Event-Name", "BACKGROUND_JOB"), ("Job-Command", "-echo")], ev)
