@@ -1,3 +1,7 @@
 """eventsocket: FreeSWITCH's event socket in Python (server, switch core, clients, console)."""
 
 __version__ = "0.1.0"
+
+from eventsocket.client import OutboundServer, connect, sync
+
+__all__ = ["OutboundServer", "__version__", "connect", "sync"]

@@ -445,13 +445,12 @@ class _Link(asyncio.Protocol):
             await waiter
 
     def next_reply(self) -> asyncio.Future[Frame] | None:
-        pending = self.pending
-        while pending:
-            future = pending.popleft()
-            if not future.done():
-                return future
-            # a request that timed out: its reply is dropped here
-        return None
+        """The future this reply belongs to; None when its request timed out (the reply is
+        then dropped, and the next reply goes to the next request)."""
+        if not self.pending:
+            return None
+        future = self.pending.popleft()
+        return None if future.done() else future
 
     def fail(self, error: ESLError) -> None:
         """Fail every pending request with ``error`` (the socket will not answer them)."""
@@ -622,8 +621,6 @@ class BaseConnection:
             future = link.next_reply()
             if future is not None:
                 future.set_result(frame)
-            else:
-                log.debug("unexpected reply: %r", frame.headers[:4])
         elif ctype == "log/data":
             if not self._logs.put(LogLine.from_frame(frame)):
                 self._overflow(link, "log")
