@@ -71,7 +71,7 @@ class Peer:
                 if not data:
                     return True
                 self.requests.extend(self.parser.feed(data))
-        except (asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError):
             return False
 
     def close(self) -> None:

@@ -7,10 +7,10 @@ import socket
 from typing import Any
 
 import pytest
-from esl_harness import Harness, start_harness, stop_harness
 from scripted import Peer, ScriptedServer
 
 import eventsocket
+from esl_harness import Harness, start_harness, stop_harness
 from eventsocket.client import (
     ApiResponse,
     AuthenticationError,
@@ -462,9 +462,11 @@ async def test_execute_matches_application_uuid_against_a_scripted_server() -> N
         for request in (second, first):
             peer.event("CHANNEL_EXECUTE_COMPLETE", [
                 ("Unique-ID", "chan-1"), ("Application", request.get("execute-app-name") or ""),
-                ("Application-UUID", request.get("Event-UUID") or ""), ("Application-Response", "FILE PLAYED"),
+                ("Application-UUID", request.get("Event-UUID") or ""),
+                ("Application-Response", "FILE PLAYED"),
             ])
-        peer.event("CHANNEL_EXECUTE_COMPLETE", [("Unique-ID", "chan-1"), ("Application-UUID", "someone-else")])
+        peer.event("CHANNEL_EXECUTE_COMPLETE",
+                   [("Unique-ID", "chan-1"), ("Application-UUID", "someone-else")])
         await peer.closed()
 
     server = ScriptedServer(script)

@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from esl_harness import Harness
 from scripted import Peer, dial
 
+from esl_harness import Harness
 from eventsocket.client import CommandError, DisconnectedError, Event, OutboundCall, OutboundServer
 from eventsocket.protocol.events import Event as WireEvent
 from eventsocket.protocol.framing import disconnect_frame, linger_frame
@@ -25,7 +25,8 @@ def channel_data(mode: str = "async", control: str = "full") -> bytes:
         ("Channel-Name", "sofia/internal/1000@example.com"), ("Unique-ID", UUID),
         ("Caller-Caller-ID-Name", "John Doe"), ("Caller-Caller-ID-Number", "1000"),
         ("Caller-Destination-Number", "5000"), ("variable_sip_user_agent", "Phone/1.0 (x; y)"),
-        ("Content-Type", "command/reply"), ("Reply-Text", "+OK\n"), ("Socket-Mode", mode), ("Control", control),
+        ("Content-Type", "command/reply"), ("Reply-Text", "+OK\n"), ("Socket-Mode", mode),
+        ("Control", control),
     ]
     payload = WireEvent("CHANNEL_DATA", headers).serialize("plain")
     assert b"Reply-Text: %2BOK%0A\n" in payload and payload.endswith(b"\n\n")
@@ -251,12 +252,11 @@ async def test_outbound_server_with_the_real_switch(harness: Harness) -> None:
         info["hangup"] = await call.wait_hangup(5)
         done.set_result(info)
 
-    async with OutboundServer(handler, port=0) as server:
-        async with await _connect(harness) as conn:
-            result = await conn.api("originate", f"null/1000 '&socket(127.0.0.1:{server.port} async full)'")
-            if not result.ok:
-                pytest.skip(f"the server cannot originate calls yet: {result.text}")
-            info = await asyncio.wait_for(done, 10)
+    async with OutboundServer(handler, port=0) as server, await _connect(harness) as conn:
+        result = await conn.api("originate", f"null/1000 '&socket(127.0.0.1:{server.port} async full)'")
+        if not result.ok:
+            pytest.skip(f"the server cannot originate calls yet: {result.text}")
+        info = await asyncio.wait_for(done, 10)
     assert info["uuid"] == result.text.split()[1]
     assert info["var"] == "a value"
     assert info["playback"] == "FILE PLAYED"

@@ -6,9 +6,9 @@ import asyncio
 import socket
 
 import pytest
-from esl_harness import Harness, start_harness, stop_harness
 from scripted import Peer, ScriptedServer
 
+from esl_harness import Harness, start_harness, stop_harness
 from eventsocket.client import (
     AuthenticationError,
     ConnectionLostError,
@@ -28,7 +28,8 @@ def free_port() -> int:
 
 
 async def harness_on(port: int, password: str = "ClueCon") -> Harness:
-    return await start_harness(EventSocketSettings(listen_ip="127.0.0.1", listen_port=port, password=password))
+    settings = EventSocketSettings(listen_ip="127.0.0.1", listen_port=port, password=password)
+    return await start_harness(settings)
 
 
 def server_side(h: Harness) -> object:
@@ -144,7 +145,7 @@ async def test_reconnect_replays_in_order_against_a_scripted_server() -> None:
         while True:
             try:
                 request = await peer.recv(5)
-            except (ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError):
                 return
             lines.append(request.line)
             if request.line == "api drop":
