@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 from inbound_wire import GOODBYE, SHUTDOWN, Harness, Wire, api_response, logged_in, reply, wait_for
 
 

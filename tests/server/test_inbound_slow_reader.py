@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from inbound_wire import LOST_EVENTS, Harness, Wire, api_response, logged_in, reply, running, wait_for
 
 from eventsocket.protocol.framing import FrameParser

@@ -414,11 +414,6 @@ async def test_uuid_broadcast(calls: Calls) -> None:
     assert not calls.of(uuid, "CHANNEL_HANGUP")  # still parked afterwards
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: uuid_broadcast sets a break that cuts its own playback at once "
-    "(switch_ivr_broadcast only queues the execute)",
-)
 @virtual
 async def test_uuid_broadcast_plays_the_whole_file_to_a_parked_channel(calls: Calls) -> None:
     uuid = await calls.originate("null/1000 &park")
@@ -507,9 +502,6 @@ async def test_uuid_dump_plain_brackets_unencoded_values(calls: Calls) -> None:
     assert all(re.fullmatch(r"[^:]+: \[.*\]", line) for line in lines)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: uuid_dump plain lacks the blank line switch_event_serialize ends with"
-)
 @virtual
 async def test_uuid_dump_plain_ends_with_blank_line(calls: Calls) -> None:
     uuid = await calls.originate("null/1000 &park")
@@ -569,11 +561,6 @@ async def test_uuid_send_dtmf_queues_digits(calls: Calls) -> None:
     assert not any(k.startswith("variable_") for e in digits for k, _ in e.items())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: uuid_send_dtmf replies differ from mod_commands "
-    "('+OK <uuid> sent DTMF <digits>.' / '-ERR Cannot locate session!')",
-)
 @virtual
 async def test_uuid_send_dtmf_replies_as_mod_commands(calls: Calls) -> None:
     assert await calls.api("uuid_send_dtmf", f"{uuidlib.uuid4()} 1") == "-ERR Cannot locate session!\n"
@@ -666,10 +653,6 @@ async def test_uuid_displace(calls: Calls, tmp_path: Path) -> None:
     assert await calls.api("uuid_displace", f"{uuid} stop {prompt}") == "+OK Success\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: uuid_displace accepts any action; mod_commands answers usage for anything but start|stop",
-)
 @virtual
 async def test_uuid_displace_unknown_action_is_usage(calls: Calls, tmp_path: Path) -> None:
     uuid = await calls.originate("null/1000 &park")
@@ -717,11 +700,6 @@ async def test_uuid_transfer_bleg_and_both(calls: Calls) -> None:
     assert not calls.of(c, "CHANNEL_HANGUP") and not calls.of(d, "CHANNEL_HANGUP")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: uuid_transfer -bleg on an unbridged channel answers -ERR; "
-    "mod_commands transfers the channel itself and answers +OK",
-)
 @virtual
 async def test_uuid_transfer_bleg_without_bridge_transfers_the_channel(calls: Calls) -> None:
     uuid = await calls.originate("null/1000 &park")
@@ -757,11 +735,6 @@ async def test_uuid_bridge(calls: Calls) -> None:
     await calls.gone(b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after uuid_bridge, a hangup of the second leg never wakes the "
-    "first: no CHANNEL_UNBRIDGE, it stays in CS_EXCHANGE_MEDIA forever",
-)
 @virtual
 async def test_uuid_bridge_other_leg_hangs_up(calls: Calls) -> None:
     a = await calls.originate("null/1000 &park")
@@ -774,11 +747,6 @@ async def test_uuid_bridge_other_leg_hangs_up(calls: Calls) -> None:
     await calls.fired(a, "CHANNEL_HANGUP", timeout=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after uuid_bridge, a hangup of the second leg never wakes the "
-    "first, so park_after_bridge never parks it",
-)
 @virtual
 async def test_uuid_bridge_park_after_bridge(calls: Calls) -> None:
     a = await calls.originate("{park_after_bridge=true}null/1000 &park")
@@ -901,11 +869,6 @@ async def test_show_channels_as_json_and_xml(calls: Calls) -> None:
 
 
 @pytest.mark.parametrize("spec", ["csv", "delim"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: show ... as csv / as delim (no delimiter) are refused; "
-    "mod_commands treats both as comma-separated",
-)
 @virtual
 async def test_show_channels_as_csv_or_bare_delim(calls: Calls, spec: str) -> None:
     await calls.originate("null/1000 &park")

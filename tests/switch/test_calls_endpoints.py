@@ -291,11 +291,6 @@ async def test_error_endpoint_fails_with_its_cause(calls: Calls, dest: str, caus
 
 
 @pytest.mark.parametrize("dest", ["NOT_A_CAUSE", ""])
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: error/<unknown cause> fails with NORMAL_CLEARING; mod_dptools' "
-    "error endpoint uses DESTINATION_OUT_OF_ORDER when str2cause gives NONE",
-)
 @virtual
 async def test_error_endpoint_unknown_cause(calls: Calls, dest: str) -> None:
     assert await calls.api("originate", f"error/{dest} &park") == "-ERR DESTINATION_OUT_OF_ORDER\n"

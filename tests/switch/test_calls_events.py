@@ -15,8 +15,6 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.message import Request
 from eventsocket.switch.config import ConfDir
@@ -468,11 +466,6 @@ async def test_verbose_events_put_variables_on_callstate(calls: Calls) -> None:
     assert calls.of(uuid, "CHANNEL_CALLSTATE")[-1]["variable_verbose_events"] == "true"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with verbose_events=true CHANNEL_STATE still has no variable_* "
-    "headers (PROTOCOL.md 7.2: every type carries them when verbose events are on)",
-)
 @virtual
 async def test_verbose_events_put_variables_on_state(calls: Calls) -> None:
     uuid = await calls.parked("{verbose_events=true}null/1000 &park")

@@ -383,8 +383,8 @@ async def test_nested_api_calls_fire_their_own_events(core: SwitchCore) -> None:
     events = api_events(core)
     await core.execute_api("expand", "echo x")
     assert [e["API-Command"] for e in events] == ["echo", "expand"]
-    # each event is created before its command runs and fired when it ends
-    assert int(events[1]["Event-Sequence"]) < int(events[0]["Event-Sequence"])
+    # each event is fired, and numbered, when its command ends: sequence follows firing order (§9)
+    assert int(events[0]["Event-Sequence"]) < int(events[1]["Event-Sequence"])
 
 
 async def test_api_event_fired_after_a_waiting_command(core: SwitchCore, clock: FakeClock) -> None:
@@ -400,4 +400,5 @@ async def test_api_event_fired_after_a_waiting_command(core: SwitchCore, clock: 
     assert await task == "+OK"
     assert [e.name for e in events] == ["CUSTOM", "API"]
     assert events[1]["API-Command-Argument"] == "1000"
-    assert int(events[1]["Event-Sequence"]) < int(events[0]["Event-Sequence"])
+    # numbered when fired, so a listener sees Event-Sequence ascending (§9)
+    assert int(events[0]["Event-Sequence"]) < int(events[1]["Event-Sequence"])

@@ -442,8 +442,8 @@ async def test_concurrent_calls_answer_in_ring_time_order(calls: Calls) -> None:
 @virtual
 async def test_sched_hangup_and_sleep_share_the_clock(calls: Calls) -> None:
     uuid = await calls.parked("null/1000 &park")
+    started = calls.now()  # +90 counts from when sched_hangup runs, just after this
     await calls.execute(uuid, "sched_hangup", "+90")
-    started = calls.now()
     done = await calls.execute(uuid, "sleep", "600000")  # cut short by the scheduled hangup
     assert 90 <= calls.now() - started < 91
     assert done["Hangup-Cause"] == "ALLOTTED_TIMEOUT"

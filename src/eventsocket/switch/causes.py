@@ -105,5 +105,16 @@ def cause_from_text(text: str | None, default: str = NORMAL_CLEARING) -> str:
     return name if name in CAUSES else NORMAL_CLEARING
 
 
+def cause_lookup(text: str) -> str | None:
+    """``switch_channel_str2cause`` proper: None (SWITCH_CAUSE_NONE) for an unknown name."""
+    text = text.strip()
+    if not text:
+        return None
+    if text[:1].isdigit():
+        return cause_from_text(text)
+    name = text.upper()
+    return name if name in CAUSES else None
+
+
 def cause_number(name: str) -> int:
     return CAUSES.get(name, 0)

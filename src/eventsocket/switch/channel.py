@@ -79,7 +79,6 @@ VARIABLE_EVENTS = frozenset(
         "CHANNEL_UNHOLD",
         "TEXT",
         "CUSTOM",
-        "DTMF",
     }
 )
 

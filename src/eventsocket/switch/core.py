@@ -328,34 +328,33 @@ class SwitchCore:
         """Run an API command: its output, None when unknown or failed, or an awaitable of those.
 
         Commands that answer at once return plain values so the socket layer can
-        reply without scheduling anything. As in ``switch_api_execute`` the API event
-        is created (sequence number, timestamp) before the command runs and fired
-        when it ends.
+        reply without scheduling anything. The API event fires when the command
+        ends, as in ``switch_api_execute``; it is created then too (FreeSWITCH creates
+        it first), so that every listener sees Event-Sequence ascending (§9).
         """
         command = command.strip()
         args = args.strip()
-        event = self.api_event(command, args)
         entry = self.api.get(command)
         if entry is None:
-            self.bus.fire(event)
+            self.bus.fire(self.api_event(command, args))
             return None
         try:
             result = entry.function(ApiCall(self, command, args, session_uuid))
         except ApiError:
-            self.bus.fire(event)
+            self.bus.fire(self.api_event(command, args))
             return None
         if inspect.isawaitable(result):
-            return self._finish_api(event, result)
-        self.bus.fire(event)
+            return self._finish_api(command, args, result)
+        self.bus.fire(self.api_event(command, args))
         return result
 
-    async def _finish_api(self, event: Event, pending: Awaitable[str]) -> str | None:
+    async def _finish_api(self, command: str, args: str, pending: Awaitable[str]) -> str | None:
         try:
             output: str | None = await pending
         except ApiError:
             output = None
         finally:
-            self.bus.fire(event)
+            self.bus.fire(self.api_event(command, args))
         return output
 
     async def execute_api(self, command: str, args: str = "", session_uuid: str | None = None) -> str | None:

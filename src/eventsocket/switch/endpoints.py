@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.framing import atoi
-from eventsocket.switch.causes import cause_from_text
+from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ class ErrorEndpoint(Endpoint):
     def create(
         self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
     ) -> Session:
-        raise OriginateFailure(cause_from_text(leg.destination or "NORMAL_CLEARING"))
+        # mod_dptools' error endpoint: an unknown cause is DESTINATION_OUT_OF_ORDER
+        raise OriginateFailure(cause_lookup(leg.destination) or "DESTINATION_OUT_OF_ORDER")
 
 
 class LoopbackEndpoint(Endpoint):

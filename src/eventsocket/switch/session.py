@@ -226,6 +226,8 @@ class Session:
         self._state_changed.set()
         self.hungup.set()
         self.signal()
+        if self.partner is not None:
+            self.partner.signal()  # a leg bridged to this one is waiting on it
         for peer in (self.loopback_peer, self.partner):
             if peer is not None and peer.ready and self.propagates_hangup_to(peer):
                 peer.hangup(channel.hangup_cause)
@@ -305,7 +307,6 @@ class Session:
                 before=[("DTMF-Digit", digit.upper()), ("DTMF-Duration", "2000"), ("DTMF-Source", source)],
                 calling_function="switch_channel_queue_dtmf",
                 calling_line=497,
-                with_variables=False,
             )
         self.signal()
 
@@ -498,7 +499,6 @@ class Session:
                         calling_file="switch_core_state_machine.c",
                         calling_function="switch_core_session_run",
                         calling_line=624,
-                        with_variables=False,
                     )
                 if state == CS.CS_DESTROY:
                     await self._on_destroy()

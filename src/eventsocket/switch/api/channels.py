@@ -128,9 +128,8 @@ def uuid_transfer(call: ApiCall) -> str:
         if len(rest) < 2:
             return usage
         partner = session.partner
-        if partner is None:
-            return "-ERR\n"
-        targets = [partner] if rest[0] == "-bleg" else [partner, session]
+        if partner is not None:  # without a bridged leg, the channel itself is transferred
+            targets = [partner] if rest[0] == "-bleg" else [partner, session]
         rest = rest[1:]
     dest = rest[0]
     dialplan = rest[1] if len(rest) > 1 else "XML"
@@ -187,7 +186,6 @@ def uuid_broadcast(call: ApiCall) -> str:
                 "sendmsg", [("call-command", "execute"), ("execute-app-name", app), ("execute-app-arg", arg)]
             )
         )
-        target.request_break()
     return "+OK Message sent\n"
 
 
@@ -247,7 +245,7 @@ def uuid_dump(call: ApiCall) -> str:
     if fmt == "xml":
         return event.serialize("xml").decode("utf-8", "replace")
     if fmt == "plain":
-        return "".join(f"{k}: [{v}]\n" for k, v in event.items())
+        return "".join(f"{k}: [{v}]\n" for k, v in event.items()) + "\n"
     return event.serialize("plain").decode("utf-8", "replace")
 
 
@@ -262,13 +260,13 @@ def uuid_send_dtmf(call: ApiCall) -> str:
         return "-USAGE: <uuid> <dtmf_data>\n"
     session = _session(call, args[0])
     if session is None:
-        return "-ERR no such session\n"
+        return "-ERR Cannot locate session!\n"
     digits = args[1].split("@")[0]
     # The far end of this leg hears the digits: on a loopback pair that is the other leg,
     # otherwise the digits are what the simulated caller pressed.
     target = session.loopback_peer or session
     target.queue_dtmf(digits, source="APP")
-    return "+OK Success\n"
+    return f"+OK {session.uuid} sent DTMF {args[1]}.\n"
 
 
 def uuid_hold(call: ApiCall) -> str:
@@ -330,6 +328,8 @@ def uuid_displace(call: ApiCall) -> str:
         return "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
     if _session(call, args[0]) is None:
         return "-ERR Cannot locate session!\n"
+    if args[1].lower() not in ("start", "stop"):
+        return "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
     return "+OK Success\n"
 
 

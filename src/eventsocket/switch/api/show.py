@@ -147,8 +147,8 @@ def show(call: ApiCall) -> str:
             fmt = "json"
         elif kind == "xml":
             fmt = "xml"
-        elif kind == "delim" and len(spec) > 1:
-            delim = spec[1]
+        elif kind in ("delim", "csv"):
+            delim = spec[1] if kind == "delim" and len(spec) > 1 else ","
         else:
             return f"-ERR Cannot find format {kind}\n"
     if rest and rest[0].lower() == "count":

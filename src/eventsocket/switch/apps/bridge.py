@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from eventsocket.switch.session import Session
 
 # causes after which the dialplan goes on even without continue_on_fail (FreeSWITCH's defaults)
-_QUIET_FAIL = frozenset({"NO_ANSWER", "USER_BUSY", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL"})
+_QUIET_FAIL = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL"})
 
 
 def _exported(session: Session) -> dict[str, str]:

@@ -184,6 +184,18 @@ async def sched_hangup(session: Session, data: str) -> None:
     session.core.spawn(later(), name=f"sched_hangup-{session.uuid}")
 
 
+async def queue_dtmf(session: Session, data: str) -> None:
+    """Queue digits on this channel as if they had been pressed (``<digits>[@<tone_duration>]``)."""
+    session.queue_dtmf(data.split("@")[0].strip(), source="APP")
+
+
+async def send_dtmf(session: Session, data: str) -> None:
+    """Send digits to the far end: on a loopback pair the other leg receives them."""
+    target = session.loopback_peer
+    if target is not None:
+        target.queue_dtmf(data.split("@")[0].strip(), source="APP")
+
+
 async def respond(session: Session, data: str) -> None:
     code = atoi(data)
     if code == 180:
@@ -246,6 +258,8 @@ def register(manager: CallManager) -> None:
     add("info", info, "Display Call Info", "")
     add("event", event, "Fire an event", "")
     add("sched_hangup", sched_hangup, "Schedule a hangup in the future", "[+]<time> [<cause>]")
+    add("queue_dtmf", queue_dtmf, "Queue dtmf to be sent", "<dtmf_data>")
+    add("send_dtmf", send_dtmf, "Send dtmf to be sent", "<dtmf_data>")
     add("respond", respond, "Send session respond", "<respond_data>")
     add("wait_for_answer", wait_for_answer, "Wait for call to be answered", "")
     add("deflect", deflect, "Send call deflect", "<deflect_data>")

@@ -155,10 +155,11 @@ async def read(session: Session, data: str) -> None:
     if how == "terminator":
         session.set_variable("read_terminator_used", terminators)
     session.set_variable(var_name, digits or None)
-    if how == "hangup":
+    # switch_ivr_read: too few digits is a failure, a timeout stays a timeout
+    if how == "hangup" or len(digits) < min_digits:
         session.set_variable("read_result", "failure")
-    elif len(digits) < min_digits:
-        session.set_variable("read_result", "timeout" if how == "timeout" else "failure")
+    elif how == "timeout":
+        session.set_variable("read_result", "timeout")
     else:
         session.set_variable("read_result", "success")
 
@@ -207,7 +208,8 @@ async def play_and_get_digits(session: Session, data: str) -> None:
             session.set_variable(var_name, digits)
             session.set_variable("read_result", "success")
             return
-        session.set_variable(f"{var_name}_invalid", digits or None)
+        if digits:  # an empty try keeps the last invalid input
+            session.set_variable(f"{var_name}_invalid", digits)
         if invalid and invalid.lower() != "silence_stream://250" and digits:
             await play_file(session, invalid)
     session.set_variable("read_result", "failure")
@@ -223,7 +225,7 @@ async def play_and_get_digits(session: Session, data: str) -> None:
 def start_recording(session: Session, path: str, limit: float = 0.0) -> None:
     """Start recording the call to ``path`` (RECORD_START); the file is written when it stops."""
     target = str(_recordings_path(session, path))
-    session.recordings[target] = session.core.clock.monotonic()
+    session.recordings[target] = session.core.clock.time()
     session.fire(
         "RECORD_START",
         after=[("Record-File-Path", target)],
@@ -251,7 +253,9 @@ def stop_recording(session: Session, path: str, cause: str = "success-maxtime") 
         if started is None:
             continue
         found = True
-        seconds = max(0.0, session.core.clock.monotonic() - started)
+        # a call that hung up stopped sending audio at its hangup time
+        hungup = session.channel.profile.hungup / 1_000_000 if session.channel.profile.hungup else 0.0
+        seconds = max(0.0, (hungup or session.core.clock.time()) - started)
         _finish_recording(session, name, seconds, cause)
     return found
 
@@ -296,7 +300,7 @@ async def record(session: Session, data: str) -> None:
     terminators = session.get_variable("playback_terminators") or "*#"
     if terminators.lower() == "none":
         terminators = ""
-    session.recordings[path] = session.core.clock.monotonic()
+    session.recordings[path] = session.core.clock.time()
     session.fire(
         "RECORD_START",
         after=[("Record-File-Path", path)],
@@ -314,7 +318,8 @@ async def record(session: Session, data: str) -> None:
     started = session.recordings.pop(path, None)
     if started is not None:
         cause = {"timeout": "success-maxtime", "done": "success-terminator"}.get(reason, "success-silence")
-        _finish_recording(session, path, session.core.clock.monotonic() - started, cause)
+        hungup = session.channel.profile.hungup / 1_000_000 if session.channel.profile.hungup else 0.0
+        _finish_recording(session, path, max(0.0, (hungup or session.core.clock.time()) - started), cause)
 
 
 async def gentones(session: Session, data: str) -> None:
