@@ -1,47 +1,26 @@
 """Byte-exact helpers for the inbound server tests: a raw connection that reads whole frames.
 
-``RawClient`` (tests/conftest.py) parses frames and trims header values, which is what most
+``RawClient`` (tests/esl_harness.py) parses frames and trims header values, which is what most
 tests want; the inbound tests also compare the exact bytes the server writes, so they read
-frames as raw bytes here and parse them only for convenience.
+frames as raw bytes here and parse them only for convenience. The outbound tests read the
+application's end of a connection the same way (``Frames``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 
+from calls_harness import STANDARD_HEADERS as STANDARD_HEADERS
+from esl_harness import Harness, start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
 from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame
 from eventsocket.server.settings import EventSocketSettings
 from eventsocket.switch.core import SwitchCore
-
-
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py, loaded by path: other directories have a ``conftest`` module of their own."""
-    name = "eventsocket_tests_root_conftest"
-    module = sys.modules.get(name)
-    if module is None:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_conftest = _root_conftest()
-Harness = _conftest.Harness
-start_harness = _conftest.start_harness
-stop_harness = _conftest.stop_harness
 
 GREETING = b"Content-Type: auth/request\n\n"
 GOODBYE_TEXT = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
@@ -51,21 +30,6 @@ LOST_EVENTS = (
     b"Content-Type: text/disconnect-notice\nContent-Length: 39\n\nkilled listener because of lost events\n"
 )
 RUDE_REJECTION = b"Content-Type: text/rude-rejection\nContent-Length: 24\n\nAccess Denied, go away.\n"
-STANDARD_HEADERS = [
-    "Event-Name",
-    "Core-UUID",
-    "FreeSWITCH-Hostname",
-    "FreeSWITCH-Switchname",
-    "FreeSWITCH-IPv4",
-    "FreeSWITCH-IPv6",
-    "Event-Date-Local",
-    "Event-Date-GMT",
-    "Event-Date-Timestamp",
-    "Event-Calling-File",
-    "Event-Calling-Function",
-    "Event-Calling-Line-Number",
-    "Event-Sequence",
-]
 
 
 def reply(text: str, *extra: tuple[str, str]) -> bytes:
@@ -108,14 +72,45 @@ class Msg:
         assert self.is_event, self.raw[:200]
         return parse_event(self.content_type, self.body)
 
+    @property
+    def event_name(self) -> str | None:
+        return self.event().get("Event-Name") if self.is_event else None
 
-class Wire:
-    """A raw connection to the server that reads exactly one frame at a time."""
+
+class Frames:
+    """Our end of a connection the switch writes on, read exactly one whole frame at a time."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.backlog: list[Msg] = []  # events and log lines read past by ``ask``
+        self.backlog: list[Msg] = []  # events and log lines read past while waiting for a reply
+
+    async def frame(self, timeout: float = 5.0) -> Msg:
+        """Read the next frame exactly: its header block, then ``Content-Length`` body bytes."""
+        head = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), timeout)
+        length = 0
+        for line in head.split(b"\n"):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value.strip())
+                break
+        body = await asyncio.wait_for(self.reader.readexactly(length), timeout) if length else b""
+        raw = head + body
+        frames = FrameParser().feed(raw)
+        assert len(frames) == 1, raw[:300]
+        return Msg(raw, frames[0])
+
+    async def answer(self, timeout: float = 5.0) -> Msg:
+        """The next reply frame (command/reply or api/response); events and logs go to ``backlog``."""
+        while True:
+            msg = await self.frame(timeout)
+            if msg.content_type in ("command/reply", "api/response"):
+                return msg
+            self.backlog.append(msg)
+
+
+class Wire(Frames):
+    """A raw connection to the server that reads exactly one frame at a time."""
 
     @classmethod
     async def open(
@@ -157,21 +152,6 @@ class Wire:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
-    async def frame(self, timeout: float = 5.0) -> Msg:
-        """Read the next frame exactly: its header block, then ``Content-Length`` body bytes."""
-        head = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), timeout)
-        length = 0
-        for line in head.split(b"\n"):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value.strip())
-                break
-        body = await asyncio.wait_for(self.reader.readexactly(length), timeout) if length else b""
-        raw = head + body
-        frames = FrameParser().feed(raw)
-        assert len(frames) == 1, raw[:300]
-        return Msg(raw, frames[0])
-
     async def cmd(self, text: str, timeout: float = 5.0) -> Msg:
         """Send ``text`` as one packet (LF line ends, blank line added) and read one frame."""
         await self.send(text + "\n\n")
@@ -181,14 +161,6 @@ class Wire:
         """Send ``text``; return its reply, keeping events and log lines read on the way in ``backlog``."""
         await self.send(text + "\n\n")
         return await self.answer(timeout)
-
-    async def answer(self, timeout: float = 5.0) -> Msg:
-        """The next reply frame (command/reply or api/response); events and logs go to ``backlog``."""
-        while True:
-            msg = await self.frame(timeout)
-            if msg.content_type in ("command/reply", "api/response"):
-                return msg
-            self.backlog.append(msg)
 
     async def sync(self) -> list[Msg]:
         """The backlog plus every frame written before the reply to a no-op command (then cleared)."""

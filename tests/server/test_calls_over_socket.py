@@ -7,32 +7,18 @@ times take simulated seconds while the sockets stay real.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import inspect
 import itertools
 import json
 import re
 import socket
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
+from calls_harness import STANDARD_HEADERS, UUID, Esl, Switch, over_socket, server_connection
 from eventsocket.protocol.events import Event, parse_event
-from eventsocket.protocol.framing import FrameParser
-from eventsocket.protocol.message import Frame
-from eventsocket.server.listener import EventSocketServer
-from eventsocket.server.settings import EventSocketSettings
-from eventsocket.switch.config import ConfDir
-from eventsocket.switch.core import SwitchCore
-from eventsocket.switch.virtualtime import VirtualClock, run_virtual
 
-CONF = ConfDir.load()
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 CHANNEL_EVENTS = (
     "CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE CHANNEL_CALLSTATE CHANNEL_ANSWER CHANNEL_HANGUP "
@@ -58,203 +44,6 @@ WITH_VARIABLES = {
 }
 
 
-class Wire:
-    """A raw client connection that parses the frames the server sends."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.parser = FrameParser()
-        self.frames: list[Frame] = []
-
-    @classmethod
-    async def open(cls, port: int) -> Wire:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def send(self, line: str, *headers: str, body: str | None = None) -> None:
-        lines = [line, *headers]
-        if body is not None:
-            lines.append(f"Content-Length: {len(body.encode())}")
-        self.writer.write(("\n".join(lines) + "\n\n").encode() + (body.encode() if body is not None else b""))
-        await self.writer.drain()
-
-    async def recv(self, timeout: float) -> Frame:
-        while not self.frames:
-            chunk = await asyncio.wait_for(self.reader.read(65536), timeout)
-            if not chunk:
-                raise ConnectionError("closed by server")
-            self.frames.extend(self.parser.feed(chunk))
-        return self.frames.pop(0)
-
-    async def closed(self, timeout: float) -> bool:
-        """Read until EOF: True when the server closed the connection."""
-        try:
-            while True:
-                chunk = await asyncio.wait_for(self.reader.read(65536), timeout)
-                if not chunk:
-                    return True
-                self.frames.extend(self.parser.feed(chunk))
-        except (TimeoutError, ConnectionError):
-            return False
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
-
-
-class Harness:
-    """An event socket server on a virtual-time switch core, and the clients connected to it."""
-
-    def __init__(self, core: SwitchCore, server: EventSocketServer) -> None:
-        self.core = core
-        self.server = server
-        self.clients: list[Wire] = []
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @classmethod
-    async def start(cls) -> Harness:
-        core = SwitchCore(CONF, clock=VirtualClock(), heartbeat_interval=0)
-        server = EventSocketServer(core, EventSocketSettings(listen_ip="127.0.0.1", listen_port=0))
-        await server.start()
-        await core.start()
-        return cls(core, server)
-
-    async def stop(self) -> None:
-        for client in self.clients:
-            await client.close()
-        await self.server.stop()
-        await self.core.stop()
-
-
-class Esl:
-    """An authenticated raw connection: replies in order, events kept as they arrive."""
-
-    def __init__(self, raw: Wire) -> None:
-        self.raw = raw
-        self.events: list[Event] = []
-        self.notices: list[Frame] = []
-
-    def _keep(self, frame: Frame) -> None:
-        if frame.content_type.startswith("text/event-"):
-            self.events.append(parse_event(frame.content_type, frame.body))
-        else:
-            self.notices.append(frame)
-
-    async def send(self, line: str, *headers: str, body: str | None = None) -> None:
-        await self.raw.send(line, *headers, body=body)
-
-    async def reply(self, timeout: float = 120.0) -> Frame:
-        while True:
-            frame = await self.raw.recv(timeout)
-            if frame.content_type in ("command/reply", "api/response"):
-                return frame
-            self._keep(frame)
-
-    async def cmd(self, line: str, *headers: str, body: str | None = None) -> str:
-        """Send a command; return its Reply-Text (command/reply) or body (api/response)."""
-        await self.send(line, *headers, body=body)
-        frame = await self.reply()
-        return frame.reply_text if frame.content_type == "command/reply" else frame.text
-
-    async def originate(self, args: str) -> str:
-        reply = await self.cmd(f"api originate {args}")
-        assert re.fullmatch(rf"\+OK {UUID}\n", reply), reply
-        return reply[4:-1]
-
-    def of(self, uuid: str, *names: str) -> list[Event]:
-        return [e for e in self.events if e.get("Unique-ID") == uuid and (not names or e.name in names)]
-
-    async def wait(self, predicate: Callable[[Event], bool], timeout: float = 600.0) -> Event:
-        """The first event (received or still to come) for which ``predicate`` holds."""
-        seen = 0
-        while True:
-            for event in self.events[seen:]:
-                if predicate(event):
-                    return event
-            seen = len(self.events)
-            frame = await self.raw.recv(timeout)
-            self._keep(frame)
-
-    async def fired(self, uuid: str, name: str, timeout: float = 600.0) -> Event:
-        return await self.wait(lambda e: e.name == name and e.get("Unique-ID") == uuid, timeout)
-
-    async def notice(self, timeout: float = 600.0) -> Frame:
-        """The next non-event frame (a disconnect or linger notice)."""
-        while not self.notices:
-            self._keep(await self.raw.recv(timeout))
-        return self.notices.pop(0)
-
-    async def closed(self) -> bool:
-        return await self.raw.closed(timeout=600.0)
-
-
-class Switch:
-    def __init__(self, harness: Harness) -> None:
-        self.harness = harness
-        self.core = harness.core
-
-    async def client(self) -> Esl:
-        """A connected, authenticated client.
-
-        Nagle's algorithm is switched off on the server's side of the connection (as
-        mod_event_socket does, see test_server_disables_nagle): otherwise a small write can sit
-        in the kernel until the client's delayed ACK, longer than the virtual loop polls for I/O
-        before it jumps ahead.
-        """
-        raw = await Wire.open(self.harness.port)
-        self.harness.clients.append(raw)
-        await server_side_nodelay(self.harness, raw)
-        greeting = await raw.recv(60)
-        assert greeting.content_type == "auth/request"
-        esl = Esl(raw)
-        assert await esl.cmd("auth ClueCon") == "+OK accepted"
-        return esl
-
-    def now(self) -> float:
-        return self.core.clock.monotonic()
-
-
-async def server_connection(harness: Harness, raw: Wire) -> Any:
-    port = raw.writer.get_extra_info("sockname")[1]
-    for _ in range(1000):
-        for conn in harness.server.connections:
-            if conn.peer[1] == port:
-                return conn
-        await asyncio.sleep(0)
-    raise AssertionError("the server did not accept the connection")
-
-
-async def server_side_nodelay(harness: Harness, raw: Wire) -> None:
-    conn = await server_connection(harness, raw)
-    conn.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def over_socket(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run ``async def test(switch, ...)`` with a server on a virtual-time core."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        async def main() -> None:
-            harness = await Harness.start()
-            try:
-                await test(Switch(harness), *args, **kwargs)
-            finally:
-                await harness.stop()
-
-        run_virtual(main())
-
-    signature = inspect.signature(test)
-    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=list(signature.parameters.values())[1:]
-    )
-    return run
-
-
 def execute(uuid: str, app: str, arg: str | None = None, *extra: str) -> tuple[str, ...]:
     """A ``sendmsg`` execute packet (line and headers) with a fresh Event-UUID as its last header."""
     headers = ["call-command: execute", f"execute-app-name: {app}"]
@@ -273,8 +62,7 @@ def names(event: Event) -> list[str]:
 
 @over_socket
 async def test_server_disables_nagle(switch: Switch) -> None:
-    raw = await Wire.open(switch.harness.port)
-    switch.harness.clients.append(raw)
+    raw = await switch.harness.connect()
     conn = await server_connection(switch.harness, raw)
     sock = conn.transport.get_extra_info("socket")
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
@@ -396,21 +184,7 @@ async def test_full_call_sequence_numbers_and_execute_pairs(switch: Switch) -> N
 @over_socket
 async def test_full_call_header_sets(switch: Switch) -> None:
     esl, a, b = await run_full_call(switch)
-    standard = [
-        "Event-Name",
-        "Core-UUID",
-        "FreeSWITCH-Hostname",
-        "FreeSWITCH-Switchname",
-        "FreeSWITCH-IPv4",
-        "FreeSWITCH-IPv6",
-        "Event-Date-Local",
-        "Event-Date-GMT",
-        "Event-Date-Timestamp",
-        "Event-Calling-File",
-        "Event-Calling-Function",
-        "Event-Calling-Line-Number",
-        "Event-Sequence",
-    ]
+    standard = STANDARD_HEADERS
     for event in [*esl.of(a), *esl.of(b)]:
         header_names = names(event)
         variables = [n for n in header_names if n.startswith("variable_")]

@@ -14,37 +14,15 @@ import contextlib
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import pytest
+from inbound_wire import GOODBYE_TEXT, STANDARD_HEADERS, Frames, Msg, reply
 
 from esl_harness import Harness, RawClient, start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
-from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame
 from eventsocket.server.settings import EventSocketSettings
 from eventsocket.switch.apps.socket import parse_hosts
-
-GOODBYE_TEXT = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
-STANDARD_HEADERS = [
-    "Event-Name",
-    "Core-UUID",
-    "FreeSWITCH-Hostname",
-    "FreeSWITCH-Switchname",
-    "FreeSWITCH-IPv4",
-    "FreeSWITCH-IPv6",
-    "Event-Date-Local",
-    "Event-Date-GMT",
-    "Event-Date-Timestamp",
-    "Event-Calling-File",
-    "Event-Calling-Function",
-    "Event-Calling-Line-Number",
-    "Event-Sequence",
-]
-
-
-def reply(text: str) -> bytes:
-    return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
 
 
 def goodbye(uuid: str) -> bytes:
@@ -74,71 +52,18 @@ def execute(app: str, arg: str = "", *extra: str) -> str:
 # -- the application side ----------------------------------------------------------------------
 
 
-@dataclass
-class Msg:
-    """One frame exactly as the switch wrote it, and parsed."""
-
-    raw: bytes
-    frame: Frame
-
-    @property
-    def content_type(self) -> str:
-        return self.frame.content_type
-
-    @property
-    def reply_text(self) -> str:
-        return self.frame.reply_text
-
-    @property
-    def is_event(self) -> bool:
-        return self.content_type.startswith("text/event-")
-
-    def event(self) -> Event:
-        assert self.is_event, self.raw[:200]
-        return parse_event(self.content_type, self.frame.body)
-
-    @property
-    def event_name(self) -> str | None:
-        return self.event().get("Event-Name") if self.is_event else None
-
-
-class Socket:
+class Socket(Frames):
     """The application's end of one outbound connection."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.backlog: list[Msg] = []
 
     async def send(self, *packets: str) -> None:
         """Write the packets in one TCP write (LF line ends, a blank line after each)."""
         self.writer.write(b"".join(p.encode() + b"\n\n" for p in packets))
         await self.writer.drain()
 
-    async def frame(self, timeout: float = 5.0) -> Msg:
-        """The next frame: its header block, then ``Content-Length`` bytes of body."""
-        head = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), timeout)
-        length = 0
-        for line in head.split(b"\n"):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value.strip())
-        body = await asyncio.wait_for(self.reader.readexactly(length), timeout) if length else b""
-        frames = FrameParser().feed(head + body)
-        assert len(frames) == 1, head[:300]
-        return Msg(head + body, frames[0])
-
     async def cmd(self, packet: str, timeout: float = 5.0) -> Msg:
         """Send ``packet`` and return its reply; events read on the way go to ``backlog``."""
         await self.send(packet)
         return await self.answer(timeout)
-
-    async def answer(self, timeout: float = 5.0) -> Msg:
-        while True:
-            msg = await self.frame(timeout)
-            if msg.content_type in ("command/reply", "api/response"):
-                return msg
-            self.backlog.append(msg)
 
     async def connect(self) -> Event:
         msg = await self.cmd("connect")

@@ -8,28 +8,17 @@ PROTOCOL.md §8 (and FreeSWITCH's mod_commands where §8 is silent).
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import json
 import re
 import uuid as uuidlib
 import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from eventsocket.protocol.events import Event
-from eventsocket.switch.config import ConfDir
-from eventsocket.switch.core import SwitchCore
-from eventsocket.switch.log import LogLine
-from eventsocket.switch.session import Session
-from eventsocket.switch.virtualtime import VirtualClock, run_virtual
+from calls_harness import Calls, virtual, wav_seconds, write_wav
 
-CONF = ConfDir.load()
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ORIGINATE_USAGE = (
     "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] "
     "[<cid_num>] [<timeout_sec>]\n"
@@ -41,105 +30,6 @@ CHANNEL_COLUMNS = (
     "callee_direction,call_uuid,sent_callee_name,sent_callee_num,initial_cid_name,initial_cid_num,"
     "initial_ip_addr,initial_dest,initial_dialplan,initial_context"
 )
-
-
-# -- a switch core on virtual time ------------------------------------------------------------------
-
-
-class Calls:
-    """A switch core on a virtual clock, with every event it fires and every log line."""
-
-    def __init__(self) -> None:
-        self.core = SwitchCore(CONF, clock=VirtualClock(), heartbeat_interval=0)
-        self.events: list[Event] = []
-        self.logs: list[LogLine] = []
-        self._changed = asyncio.Event()
-        self.core.bus.subscribe(self._on_event)
-        self.core.add_log_listener(self.logs.append)
-
-    def _on_event(self, event: Event) -> None:
-        self.events.append(event)
-        self._changed.set()
-
-    async def api(self, command: str, args: str = "") -> str | None:
-        return await self.core.execute_api(command, args)
-
-    async def originate(self, args: str) -> str:
-        reply = await self.api("originate", args)
-        assert reply is not None and re.fullmatch(rf"\+OK {UUID}\n", reply), reply
-        return reply[4:-1]
-
-    def session(self, uuid: str) -> Session:
-        session = self.core.calls.get(uuid)
-        assert session is not None, f"no session {uuid}"
-        return session
-
-    def of(self, uuid: str, *names: str) -> list[Event]:
-        return [e for e in self.events if e.get("Unique-ID") == uuid and (not names or e.name in names)]
-
-    def names(self, uuid: str, prefix: str = "CHANNEL_") -> list[str]:
-        return [e.name for e in self.of(uuid) if e.name.startswith(prefix)]
-
-    def now(self) -> float:
-        return self.core.clock.monotonic()
-
-    async def until(self, predicate: Callable[[], object], timeout: float = 600.0) -> None:
-        """Wait (in virtual time) until ``predicate()`` holds; re-checked on every event."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError("condition not reached")
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), min(60.0, remaining))
-            except TimeoutError:
-                pass
-
-    async def fired(self, uuid: str, name: str, count: int = 1, timeout: float = 600.0) -> Event:
-        await self.until(lambda: len(self.of(uuid, name)) >= count, timeout)
-        return self.of(uuid, name)[count - 1]
-
-    async def gone(self, uuid: str) -> Event:
-        return await self.fired(uuid, "CHANNEL_DESTROY")
-
-    async def settle(self, seconds: float = 0.05) -> None:
-        await asyncio.sleep(seconds)
-
-
-def virtual(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run ``async def test(calls, ...)`` on a virtual-time loop with a fresh core."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        async def main() -> None:
-            calls = Calls()
-            await calls.core.start()
-            try:
-                await test(calls, *args, **kwargs)
-            finally:
-                await calls.core.stop()
-
-        run_virtual(main())
-
-    signature = inspect.signature(test)
-    run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
-    return run
-
-
-def write_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\x00\x00" * round(seconds * rate))
-    return path
-
-
-def wav_seconds(path: Path) -> float:
-    with wave.open(str(path), "rb") as w:
-        return w.getnframes() / w.getframerate()
 
 
 # -- originate --------------------------------------------------------------------------------------
