@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RUNNER = SHARED / "conformance" / "esltest.py"
 CASES = SHARED / "conformance" / "cases"
