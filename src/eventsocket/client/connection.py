@@ -393,7 +393,10 @@ class _Link(asyncio.Protocol):
             return
         on_frame = self.owner._on_frame
         for frame in frames:
-            on_frame(self, frame)
+            try:
+                on_frame(self, frame)
+            except Exception:  # one bad frame must not take the connection down
+                log.exception("failed to handle a frame from the server: %r", frame.headers[:4])
 
     def eof_received(self) -> bool | None:
         return None
@@ -934,6 +937,8 @@ class BaseConnection:
         Names after ``"CUSTOM"`` are subclasses: ``subscribe("CUSTOM", "sofia::register")``.
         ``format`` switches the format of every event on this connection.
         """
+        if names and format is None and names[0].lower() in _FORMATS:  # subscribe("json", "ALL")
+            format, names = cast(EventFormat, names[0].lower()), names[1:]
         if not names:
             raise InvalidArgumentError("subscribe() needs at least one event name")
         tokens = [check_word(n, "event name") for n in names]

@@ -283,8 +283,8 @@ class Event(Mapping[str, str]):
 
     def _decoded_items(self) -> list[tuple[str, str]]:
         """Every header as (name, decoded value). For a plain event all values are decoded in
-        one C-level pass: the block is split into names and values (encoded values hold no
-        ": " and no line break), the values joined, percent-decoded at once, split again."""
+        one C-level pass: the block is split into names and values, the values joined,
+        percent-decoded at once and split again."""
         items = self._items
         if items is not None:
             return items
@@ -293,9 +293,12 @@ class Event(Mapping[str, str]):
                 self._bounds()
             raw = self._payload[: self._hdr_end]
             lines = raw.count(b"\n")
-            parts = raw.replace(b": ", b"\n").split(b"\n")
-            if len(parts) == 2 * lines + 1:
-                values = b"\n".join(parts[1::2])
+            # In FreeSWITCH's serializer every line is "name: value" with the value encoded, so
+            # when the block holds exactly one ":" and one " " per line, those are the
+            # separators: one-byte replaces and splits (fast in C; two-byte needles are not).
+            if raw.count(b":") == lines and raw.count(b" ") == lines:
+                parts = raw.replace(b":", b"\n").split(b"\n")
+                values = b"\n".join(parts[1::2]).replace(b" ", b"")
                 if b"%0A" not in values and b"%0a" not in values:
                     texts = _unquote(values).decode("utf-8", "surrogateescape").split("\n")
                     names = b"\n".join(parts[0:-1:2]).decode("utf-8", "surrogateescape").split("\n")
