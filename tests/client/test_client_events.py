@@ -118,3 +118,41 @@ def test_client_side_filters_follow_the_server_rules() -> None:
     assert not filters_accept([("Job-Command", "/^EC/")], ev)
     assert filters_accept([("Job-Command", "/^EC/i")], ev)
     assert not filters_accept([("Event-Name", "BACKGROUND_JOB"), ("Job-Command", "-echo")], ev)
+
+
+def test_header_like_lines_in_the_body_are_not_headers() -> None:
+    body = "Job-UUID: fake\nUnique-ID: from-body\nContent-Length: 3\n\nxyz"
+    wire = _wire([("Job-UUID", "real"), ("Reply", "ok")], body=body)
+    ev = Event.from_plain(wire.serialize("plain"))
+    assert ev.get("Unique-ID") is None and ev.get("unique-id") is None
+    assert ev["Job-UUID"] == "real"
+    assert ev.body == body
+    assert "Content-Length" not in ev
+    assert ev.to_dict() == {"Event-Name": "CUSTOM", "Job-UUID": "real", "Reply": "ok"}
+    # a sendevent that carried a body: the client's own Content-Length stays a header
+    wire = _wire([("Content-Length", "5"), ("X", "1")], body="hello")
+    ev = Event.from_plain(wire.serialize("plain"))
+    assert ev["Content-Length"] == "5" and ev.body == "hello" and ev["X"] == "1"
+
+
+_lines = st.lists(st.tuples(_names, _values), max_size=4).map(
+    lambda pairs: "".join(f"\n{k}: {v}" for k, v in pairs))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_names, _values), max_size=8), _lines, st.sampled_from(["", "tail", "\n\n"]))
+def test_bodies_never_leak_into_headers(headers: list[tuple[str, str]], fake: str, tail: str) -> None:
+    body = (fake + tail) if (fake + tail).strip() else None
+    if body is not None and "\x00" in body:
+        return
+    wire = _wire(headers, body)
+    payload = wire.serialize("plain")
+    reference = parse_plain(payload)
+    ev = Event.from_plain(payload)
+    names = {k for k, _ in headers} | {line.split(": ", 1)[0] for line in fake.split("\n") if ": " in line}
+    items = list(reference.items())
+    for key in names:
+        exact = [v for k, v in items if k == key]
+        assert ev.get(key) == (exact[0] if exact else reference.get(key)), key
+    assert ev.body == reference.body
+    assert ev.all_items() == items

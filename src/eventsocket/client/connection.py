@@ -653,7 +653,7 @@ class BaseConnection:
 
     def _on_event(self, event: Event) -> None:
         self.events_received += 1
-        name = event.name
+        name = event._name or event.name
         if name in self._internal_names:
             if name == "BACKGROUND_JOB":
                 job = self._jobs.pop(event.get("Job-UUID") or "", None)
@@ -667,9 +667,12 @@ class BaseConnection:
                 return
         if self._handlers:
             self._run_handlers(name, event)
-        link = self._link
-        if not self._events.put(event) and link is not None:
-            self._overflow(link, "event")
+        queue = self._events
+        items = queue._items
+        if len(items) < queue.maxsize and not queue._waiters:
+            items.append(event)  # BoundedQueue.put's fast path, inline: this runs for every event
+        elif not queue.put(event) and self._link is not None:
+            self._overflow(self._link, "event")
 
     def _run_handlers(self, name: str, event: Event) -> None:
         handlers = self._handlers

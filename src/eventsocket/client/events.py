@@ -87,6 +87,21 @@ def _decode_raw(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+_KEYS: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _keys(name: str) -> tuple[bytes, bytes]:
+    """``(b"\\nName: ", b"Name: ")`` for a header name, memoized (applications ask for the
+    same few names over and over)."""
+    keys = _KEYS.get(name)
+    if keys is None:
+        key = name.encode("utf-8", "surrogateescape") + b": "
+        keys = (b"\n" + key, key)
+        if len(_KEYS) < 4096:
+            _KEYS[name] = keys
+    return keys
+
+
 def _array(value: str) -> list[str]:
     return value[7:].split("|:") if value.startswith("ARRAY::") else [value]
 
@@ -146,9 +161,30 @@ class Event(Mapping[str, str]):
 
     @classmethod
     def from_plain(cls, payload: bytes) -> Event:
-        """A ``text/event-plain`` payload; nothing is decoded yet."""
+        """A ``text/event-plain`` payload; only its ``Event-Name`` is read, for dispatch.
+
+        The hot path of the client: written out in full rather than through ``_init``.
+        """
         self = cls.__new__(cls)
-        self._init(payload, "plain")
+        self.format = "plain"
+        self._payload = payload
+        self._hdr_end = self._body_start = -1
+        self._lower = self._pairs = self._items = self._decoded = self._index = self._cache = None
+        self._body = _MISSING
+        self._encoded = True
+        # Event-Name is the first line (the second after Event-Subclass).
+        if payload.startswith(b"Event-Name: "):
+            i = 12
+        else:
+            i = payload.find(b"\nEvent-Name: ")
+            if i >= 0 and payload.find(b"\n\n", 0, i + 1) >= 0:
+                i = -1  # that line is in the body
+            i = i + 13 if i >= 0 else -1
+        if i >= 0:
+            raw = payload[i : payload.find(b"\n", i)]
+            self._name = (_unquote(raw) if b"%" in raw else raw).decode("utf-8", "surrogateescape")
+        else:
+            self._name = None
         return self
 
     @classmethod
@@ -338,19 +374,26 @@ class Event(Mapping[str, str]):
         return found if found is not None else index.get("\0" + name.lower())
 
     def _find(self, name: str) -> str | None:
-        """The first raw value of ``name``: exact name first, then any case."""
-        if self._pairs is not None or self.format != "plain":
-            return self._indexed(name)
+        """The first value of ``name`` in a plain payload, decoded: exact name first, then any
+        case."""
         payload = self._payload
-        if self._hdr_end < 0:
-            self._bounds()
-        end = self._hdr_end
-        key = name.encode("utf-8", "surrogateescape") + b": "
+        lf_key, key = _KEYS.get(name) or _keys(name)
         if payload.startswith(key):
             i = len(key)
         else:
-            i = payload.find(b"\n" + key, 0, end)
-            if i < 0:
+            # Search the whole payload first: headers come before the body, so a match is a
+            # header unless a body starts before it, which can only be if the serializer's
+            # Content-Length line precedes (or is) the match. Most lookups (early headers,
+            # events without a body) never need the header block's bounds.
+            i = payload.find(lf_key)
+            if i >= 0 and self._hdr_end < 0 and payload.rfind(b"Content-Length: ", 0, i + 17) >= 0:
+                self._bounds()
+            if i >= 0 and (self._hdr_end < 0 or i + 1 < self._hdr_end):
+                i += len(lf_key)
+            else:
+                if self._hdr_end < 0:
+                    self._bounds()
+                end = self._hdr_end
                 lower = self._lower
                 if lower is None:
                     lower = self._lower = payload[:end].lower()
@@ -362,11 +405,11 @@ class Event(Mapping[str, str]):
                     if i < 0:
                         return None
                     i += len(key) + 1
-            else:
-                i += len(key) + 1
-        j = payload.find(b"\n", i, end)
-        raw = payload[i : j if j >= 0 else end]
-        return _decode_raw(raw) if self._encoded else raw.decode("utf-8", "surrogateescape")
+        j = payload.find(b"\n", i)
+        raw = payload[i : j if j >= 0 else len(payload)]
+        if b"%" in raw:
+            raw = _unquote(raw)
+        return raw.decode("utf-8", "surrogateescape")
 
     # -- the public interface --------------------------------------------------------------
 
@@ -389,12 +432,12 @@ class Event(Mapping[str, str]):
         decoded = self._decoded
         if decoded is not None and name in decoded:
             value: str | None = decoded[name]
-        elif self._pairs is not None or self.format != "plain":
+        elif self._pairs is None and self.format == "plain":
+            value = self._find(name)
+        else:
             value = self._indexed(name)
             if value is not None and self._encoded:
                 value = percent_decode(value)
-        else:
-            value = self._find(name)
         cache[name] = value
         return default if value is None else value
 
@@ -439,25 +482,10 @@ class Event(Mapping[str, str]):
 
     @property
     def name(self) -> str:
-        """``Event-Name`` (read without indexing the rest of the event)."""
+        """``Event-Name`` (for plain events, read on arrival without indexing the rest)."""
         name = self._name
-        if name is not None:
-            return name
-        if self.format == "plain" and self._pairs is None:
-            # Event-Name is the first line (the second after Event-Subclass).
-            payload = self._payload
-            if payload.startswith(b"Event-Name: "):
-                i = 12
-            else:
-                i = payload.find(b"\nEvent-Name: ")
-                if i >= 0 and payload.find(b"\n\n", 0, i + 1) >= 0:
-                    i = -1  # that line is in the body
-                i = i + 13 if i >= 0 else -1
-            if i >= 0:
-                name = _decode_raw(payload[i : payload.find(b"\n", i)])
         if name is None:
-            name = self.get("Event-Name") or ""
-        self._name = name
+            name = self._name = self.get("Event-Name") or ""
         return name
 
     @property

@@ -94,6 +94,8 @@ class BoundedQueue(Generic[T]):
         Raises :class:`ConnectionLostError` (or the connection's own error when it was lost)
         once the queue is closed and empty.
         """
+        if self._items:  # the common case, without a timeout context
+            return self._items.popleft()
         async with asyncio.timeout(timeout):
             while not self._items:
                 if self._closed:
@@ -140,7 +142,9 @@ class BoundedQueue(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
-        if self._closed and not self._items and self._error is None:
+        if self._items:
+            return self._items.popleft()
+        if self._closed and self._error is None:
             raise StopAsyncIteration
         try:
             return await self.get()
