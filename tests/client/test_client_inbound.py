@@ -482,3 +482,15 @@ async def test_execute_matches_application_uuid_against_a_scripted_server() -> N
     finally:
         await server.stop()
     assert not server.errors
+
+
+async def test_format_as_first_name_and_state_snapshot(harness: Harness) -> None:
+    async with await _client(harness) as conn:
+        await conn.subscribe("json", "CUSTOM", "test::ev")  # as on the wire: "event json CUSTOM test::ev"
+        assert _server_conn(harness).subs.format == "json"
+        assert conn.subscriptions["format"] == "json"
+        assert conn.subscriptions["names"] == ["CUSTOM"] and conn.subscriptions["subclasses"] == ["test::ev"]
+        with pytest.raises(InvalidArgumentError):
+            await conn.subscribe("xml")
+        with pytest.raises(InvalidArgumentError):
+            await conn.subscribe("CUSTOM", format="yaml")  # type: ignore[arg-type]
