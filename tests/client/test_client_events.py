@@ -156,3 +156,14 @@ def test_bodies_never_leak_into_headers(headers: list[tuple[str, str]], fake: st
         assert ev.get(key) == (exact[0] if exact else reference.get(key)), key
     assert ev.body == reference.body
     assert ev.all_items() == items
+
+
+def test_percent_decode_edge_cases() -> None:
+    from urllib.parse import unquote
+
+    from eventsocket.client.events import percent_decode
+
+    for raw in ["plain", "a%20b", "%C3%A9t%C3%A9", "%c3%a9", "100%", "%zz%20", "a=b%3Dc", "x%", "%0A%0d",
+                "=41%41", "%%41", "%\n%41"]:
+        assert percent_decode(raw) == unquote(raw, errors="surrogateescape"), raw
+    assert percent_decode("%FF%FE") == unquote("%FF%FE", errors="surrogateescape")

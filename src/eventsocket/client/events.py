@@ -24,6 +24,7 @@ from __future__ import annotations
 import binascii
 from collections.abc import Iterator, Mapping
 from typing import Literal, TypeVar, overload
+from urllib.parse import unquote_to_bytes
 
 import orjson
 
@@ -36,34 +37,11 @@ EventFormat = Literal["plain", "json", "xml"]
 _MISSING = object()
 _T = TypeVar("_T")
 
-# "%XX" -> the byte, for every case spelling of the two hex digits
-_HEX: dict[bytes, bytes] = {}
-for _i in range(256):
-    for _pair in {f"{_i:02x}", f"{_i:02X}", f"{_i:02x}"[0] + f"{_i:02X}"[1], f"{_i:02X}"[0] + f"{_i:02x}"[1]}:
-        _HEX[_pair.encode()] = bytes((_i,))
-
-
-def _unquote_bytes(data: bytes) -> bytes:
-    parts = data.split(b"%")
-    if len(parts) == 1:
-        return data
-    out = [parts[0]]
-    hexmap = _HEX
-    for part in parts[1:]:
-        byte = hexmap.get(part[:2])
-        if byte is None:
-            out.append(b"%")
-            out.append(part)
-        else:
-            out.append(byte)
-            out.append(part[2:])
-    return b"".join(out)
-
 
 def _unquote(data: bytes) -> bytes:
     """Percent-decoding in C: ``%XX`` becomes ``=XX`` for ``binascii.a2b_qp`` (existing ``=``
     escaped first). Every escape that decodes removes two bytes; any other outcome (a ``%``
-    not followed by two hex digits) falls back to the plain Python decoder."""
+    not followed by two hex digits) falls back to the standard library's decoder."""
     if b"%" not in data:
         return data
     escapes = data.count(b"%")
@@ -71,7 +49,7 @@ def _unquote(data: bytes) -> bytes:
     out = binascii.a2b_qp(quoted.replace(b"%", b"="))
     if len(out) == len(data) - 2 * escapes and (b"\n" not in data or out.count(b"\n") == data.count(b"\n")):
         return out
-    return _unquote_bytes(data)
+    return unquote_to_bytes(data)
 
 
 def percent_decode(value: str) -> str:
@@ -79,12 +57,6 @@ def percent_decode(value: str) -> str:
     if "%" not in value:
         return value
     return _unquote(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
-
-
-def _decode_raw(raw: bytes) -> str:
-    if b"%" in raw:
-        raw = _unquote(raw)
-    return raw.decode("utf-8", "surrogateescape")
 
 
 _KEYS: dict[str, tuple[bytes, bytes]] = {}
