@@ -371,6 +371,9 @@ async def test_newlines_can_never_inject_a_command(harness: Harness, bad: str) -
             await connect("127.0.0.1", harness.port, bad)
         # nothing was sent: the next reply is this request's own
         assert (await conn.api("echo", "clean")).body == "clean"
+        # nor can a Content-Length header make the server swallow the next command as a body
+        await conn.sendevent("CUSTOM", {"Content-Length": "40", "X": "1"})
+        assert (await conn.api("echo", "still clean")).body == "still clean"
         # a body may hold newlines: it is framed by Content-Length, not by lines
         await conn.subscribe("CUSTOM", "test::ev")
         await conn.sendevent("CUSTOM", {"Ok": "1"}, body=f"body {bad}\n\nexit\n\n", subclass="test::ev")

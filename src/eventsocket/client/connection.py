@@ -115,15 +115,18 @@ def header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) 
 
 def encode_request(line: str, headers: Iterable[tuple[str, str]] = (),
                    body: str | bytes | None = None) -> bytes:
-    """A packet on the wire, built by the protocol layer once every part is known to be safe."""
+    """A packet on the wire, built by the protocol layer once every part is known to be safe.
+
+    ``Content-Length`` always comes from the body: a caller's own (say, from headers copied
+    off a received event) is dropped, or the server would read the next command as a body.
+    """
     check_text(line, "command")
-    pairs = list(headers)
+    pairs = [(k, v) for k, v in headers if k.lower() != "content-length"]
     if body is None or body == b"" or body == "":
         if not pairs:
             return line.encode("utf-8", "surrogateescape") + b"\n\n"
         return Request(line, pairs).to_bytes()
     text = body.decode("utf-8", "surrogateescape") if isinstance(body, bytes) else body
-    pairs = [(k, v) for k, v in pairs if k.lower() != "content-length"]
     return Request(line, pairs, text).to_bytes()
 
 
