@@ -786,21 +786,32 @@ class BaseConnection:
     def _reconnecting(self) -> bool:
         return False
 
-    async def _roundtrip(self, data: bytes, timeout: float | None, *, link: _Link | None = None,
-                         what: str = "") -> Frame:
+    async def _exchange(self, packets: list[bytes] | Callable[[], list[bytes]], timeout: float | None, *,
+                        link: _Link | None = None, what: str = "") -> list[Frame]:
+        """Write ``packets`` back to back and return their replies, in order.
+
+        ``packets`` may be a function, called once the connection is ready (after a
+        reconnect, say), for packets that depend on the state at that moment.
+        """
         t = self.timeout if timeout is DEFAULT else timeout
+        data: list[bytes] = []
         try:
             async with asyncio.timeout(t):
                 if link is None:
                     link = await self._ready_link()
-                future = link.send(data)
+                data = packets() if callable(packets) else packets
+                futures = [link.send(packet) for packet in data]
                 await link.drain()
-                return await future
+                return [await future for future in futures]
         except TimeoutError as exc:
             if isinstance(exc, ESLError):
                 raise
-            label = what or data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
+            label = what or (data[-1].split(b"\n", 1)[0].decode("utf-8", "replace")[:80] if data else "")
             raise RequestTimeoutError(f"no reply to {label!r} within {t}s") from None
+
+    async def _roundtrip(self, data: bytes, timeout: float | None, *, link: _Link | None = None,
+                         what: str = "") -> Frame:
+        return (await self._exchange([data], timeout, link=link, what=what))[0]
 
     async def send(self, command: str, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
                    body: str | bytes | None = None, *, timeout: float | None = DEFAULT,
@@ -825,31 +836,11 @@ class BaseConnection:
         return reply
 
     async def _pipeline(self, lines: list[str], timeout: float | None) -> list[CommandReply]:
-        """Send several commands in one write, so nothing can happen between them."""
+        """Send several commands back to back, with no other request between them."""
         if not lines:
             return []
-        t = self.timeout if timeout is DEFAULT else timeout
-        data = b"".join(encode_request(line) for line in lines)
-        try:
-            async with asyncio.timeout(t):
-                link = await self._ready_link()
-                assert link.transport is not None
-                futures: list[asyncio.Future[Frame]] = []
-                loop = asyncio.get_running_loop()
-                if not link.usable:
-                    raise link.error or ConnectionLostError("not connected")
-                for _ in lines:
-                    future: asyncio.Future[Frame] = loop.create_future()
-                    link.pending.append(future)
-                    futures.append(future)
-                link.transport.write(data)
-                await link.drain()
-                frames = [await f for f in futures]
-        except TimeoutError as exc:
-            if isinstance(exc, ESLError):
-                raise
-            raise RequestTimeoutError(f"no reply to {lines[0]!r} within {t}s") from None
-        return [CommandReply.from_frame(f) for f in frames]
+        frames = await self._exchange([encode_request(line) for line in lines], timeout, what=lines[0])
+        return [CommandReply.from_frame(frame) for frame in frames]
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -895,27 +886,22 @@ class BaseConnection:
         return BackgroundJob(job_uuid, line[6:], future, reply)
 
     async def _with_internal(self, name: str, data: bytes, timeout: float | None) -> Frame:
-        """Send ``data``, preceded in the same write by what the internal event ``name`` needs."""
-        state = self._state
-        t = self.timeout if timeout is DEFAULT else timeout
-        try:
-            async with asyncio.timeout(t):
-                link = await self._ready_link()
-                prelude = self._internal_prelude(name)
-                futures = [link.send(encode_request(line)) for line in prelude]
-                future = link.send(data)
-                await link.drain()
-                for line, f in zip(prelude, futures, strict=True):
-                    reply = CommandReply.from_frame(await f)
-                    if not reply.ok:
-                        log.warning("%r failed: %s", line, reply.text)
-                        if line.startswith("event "):
-                            state.internal_sent.discard(name)
-                return await future
-        except TimeoutError as exc:
-            if isinstance(exc, ESLError):
-                raise
-            raise RequestTimeoutError(f"no reply within {t}s") from None
+        """Send ``data``, preceded by what the internal event ``name`` needs (decided once the
+        connection is ready, from the state at that moment)."""
+        prelude: list[str] = []
+
+        def packets() -> list[bytes]:
+            prelude.extend(self._internal_prelude(name))
+            return [*(encode_request(line) for line in prelude), data]
+
+        frames = await self._exchange(packets, timeout)
+        for line, frame in zip(prelude, frames, strict=False):
+            reply = CommandReply.from_frame(frame)
+            if not reply.ok:
+                log.warning("%r failed: %s", line, reply.text)
+                if line.startswith("event "):
+                    self._state.internal_sent.discard(name)
+        return frames[-1]
 
     def _internal_prelude(self, name: str) -> list[str]:
         """Commands to send before a request that needs event ``name``; updates the state."""

@@ -158,10 +158,9 @@ class InboundConnection(BaseConnection):
             lines.append(f"log {state.log_level}")
         if not lines:
             return
-        futures = [link.send(encode_request(line)) for line in lines]
-        await link.drain()
-        for line, future in zip(lines, futures, strict=True):
-            reply = CommandReply.from_frame(await future)
+        frames = await self._exchange([encode_request(line) for line in lines], None, link=link)
+        for line, frame in zip(lines, frames, strict=True):
+            reply = CommandReply.from_frame(frame)
             if not reply.ok:
                 log.warning("restoring %r after reconnecting failed: %s", line, reply.text)
         state.internal_sent = set(state.internal)
