@@ -93,9 +93,6 @@ class OutboundCall(BaseConnection):
     def __repr__(self) -> str:
         return f"<OutboundCall {self.uuid or '?'} {self.mode or '?'} {self.control or '?'}>"
 
-    async def __aenter__(self) -> Self:
-        return self
-
     # -- startup -------------------------------------------------------------------------------
 
     async def _connect(self, link: _Link, timeout: float | None) -> None:
