@@ -39,7 +39,7 @@ from eventsocket.client.errors import ConnectionLostError
 from eventsocket.client.events import Event, EventFormat
 from eventsocket.client.inbound import InboundConnection, ReconnectPolicy
 from eventsocket.client.inbound import connect as async_connect
-from eventsocket.client.queues import OverflowPolicy
+from eventsocket.client.queues import BoundedQueue, OverflowPolicy
 from eventsocket.client.results import ApiResponse, CommandReply, LogLine
 
 __all__ = ["SyncConnection", "SyncJob", "connect"]
@@ -230,43 +230,39 @@ class SyncConnection:
 
     # -- events ------------------------------------------------------------------------------
 
-    def recv_event(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None after ``timeout`` seconds (raises once the connection is gone)."""
+    def _recv(self, source: BoundedQueue[T], timeout: float | None) -> T | None:
         try:
-            return self._run(self._conn.events().get(timeout))
+            return self._run(source.get(timeout))
         except TimeoutError:
             return None
+
+    def _iterate(self, source: BoundedQueue[T], timeout: float | None) -> Iterator[T]:
+        while True:
+            try:
+                item = self._recv(source, timeout)
+            except ConnectionLostError:
+                if self._conn.close_error is None:  # closed by the application: just stop
+                    return
+                raise
+            if item is None:
+                return
+            yield item
+
+    def recv_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None after ``timeout`` seconds (raises once the connection is gone)."""
+        return self._recv(self._conn.events(), timeout)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate events; stops after ``timeout`` seconds without one, or when the connection closes."""
-        while True:
-            try:
-                event = self.recv_event(timeout)
-            except ConnectionLostError:
-                if self._conn.close_error is None:
-                    return
-                raise
-            if event is None:
-                return
-            yield event
+        return self._iterate(self._conn.events(), timeout)
 
     def recv_log(self, timeout: float | None = None) -> LogLine | None:
-        try:
-            return self._run(self._conn.logs().get(timeout))
-        except TimeoutError:
-            return None
+        """The next log line (after :meth:`log`), or None after ``timeout`` seconds."""
+        return self._recv(self._conn.logs(), timeout)
 
     def logs(self, timeout: float | None = None) -> Iterator[LogLine]:
-        while True:
-            try:
-                line = self.recv_log(timeout)
-            except ConnectionLostError:
-                if self._conn.close_error is None:
-                    return
-                raise
-            if line is None:
-                return
-            yield line
+        """Iterate log lines, as :meth:`events` does events."""
+        return self._iterate(self._conn.logs(), timeout)
 
     def on(self, name: str, handler: SyncHandler, *, subclass: str | None = None) -> SyncHandler:
         """Call ``handler(event)`` for each ``name`` event (``"*"``: all), on the dispatcher thread."""
