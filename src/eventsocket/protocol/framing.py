@@ -85,9 +85,12 @@ class RequestParser:
     After a :class:`ProtocolError` the parser is spent: the connection must close.
     """
 
-    __slots__ = ("_buf", "_pending", "_scanned")
+    __slots__ = ("_buf", "_pending", "_scanned", "failed")
 
     def __init__(self) -> None:
+        # a framing error found after complete requests in the same chunk: those are
+        # returned first, and the error is kept here (and raised by the next feed)
+        self.failed: ProtocolError | None = None
         self._buf = bytearray()
         # a parsed header block still waiting for its body: (line, headers, raw, length)
         self._pending: tuple[str, list[tuple[str, str]], str, int] | None = None
@@ -105,9 +108,20 @@ class RequestParser:
         return self._pending is None and not self._buf
 
     def feed(self, data: bytes) -> list[Request]:
+        if self.failed is not None:
+            raise self.failed
+        out: list[Request] = []
+        try:
+            self._feed(data, out)
+        except ProtocolError as exc:
+            self.failed = exc
+            if not out:
+                raise
+        return out
+
+    def _feed(self, data: bytes, out: list[Request]) -> None:
         buf = self._buf
         buf += data
-        out: list[Request] = []
         while True:
             if self._pending is not None:
                 line, headers, raw, length = self._pending
@@ -149,7 +163,6 @@ class RequestParser:
                 self._pending = (line, headers, raw, length)
                 continue
             out.append(Request(line, headers, None, raw))
-        return out
 
 
 class FrameParser:

@@ -76,6 +76,7 @@ class Connection(asyncio.Protocol):
         self.closing = False
         self.got_first_packet = False
         self._requests: deque[Request] = deque()
+        self._out: list[bytes] | None = None  # replies gathered while handling one read
         self._handled_first = False
         self._busy = False
         self._reading_paused = False
@@ -154,7 +155,19 @@ class Connection(asyncio.Protocol):
             if len(self._requests) > MAX_PENDING_REQUESTS and self.transport and not self._reading_paused:
                 self._reading_paused = True
                 self.transport.pause_reading()
-            self._process()
+            # the replies to everything one read brought in leave in one write
+            self._out = []
+            try:
+                self._process()
+            finally:
+                self._write_out()
+                self._out = None
+        failed = self.parser.failed
+        if failed is not None and not self.closing:
+            # a bad packet after good ones in the same read: the good ones were answered first
+            if isinstance(failed, ContentLengthError):
+                self.core.log(3, str(failed), file="mod_event_socket.c", function="read_packet", line=1431)
+            self.close(GOODBYE)
 
     def eof_received(self) -> bool | None:
         """The client closed its side: the usual goodbye, as for any other end (§2.4)."""
@@ -247,8 +260,20 @@ class Connection(asyncio.Protocol):
     # -- writing -----------------------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        if self.transport is not None and not self.closing:
+        if self.transport is None or self.closing:
+            return
+        out = self._out
+        if out is not None:
+            out.append(data)
+        else:
             self.transport.write(data)
+
+    def _write_out(self) -> None:
+        """Write the replies gathered while handling one read."""
+        out = self._out
+        if out and self.transport is not None:
+            self._out = []
+            self.transport.write(b"".join(out))
 
     def reply(self, text: str, extra: list[tuple[str, str]] | None = None) -> None:
         self.send(command_reply_frame(text, extra or ()))
@@ -272,6 +297,7 @@ class Connection(asyncio.Protocol):
         """Send the disconnect notice (unless ``message`` is None) and close."""
         if self.closing or self.transport is None:
             return
+        self._write_out()
         self._flush_now()
         if message is not None:
             self.transport.write(disconnect_frame(message, self.session_uuid))
@@ -457,6 +483,7 @@ class Connection(asyncio.Protocol):
         """Close a listener that lost too much: the notice, then the socket goes, whatever it holds."""
         if self.closing or self.transport is None:
             return
+        self._write_out()
         self._events.clear()
         self._logs.clear()
         self.transport.write(disconnect_frame(message, self.session_uuid))
@@ -498,6 +525,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        self._write_out()
         events = self._events
         if events:
             fmt = self.subs.format

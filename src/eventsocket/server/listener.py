@@ -103,7 +103,8 @@ class EventSocketServer:
                     exc.strerror,
                 )
                 await asyncio.sleep(0.1)
-        self._server = await loop.create_server(lambda: Connection(self), sock=sock)
+        # the backlog again: asyncio and uvloop call listen() themselves, with 100 unless told
+        self._server = await loop.create_server(lambda: Connection(self), sock=sock, backlog=settings.backlog)
 
     async def stop(self, message: str = SHUTDOWN, *, cancel_jobs: bool = True) -> None:
         """Stop listening, tell every connection the system is shutting down, close them."""
@@ -177,10 +178,16 @@ class EventSocketServer:
         command = command.strip()
         args = args.strip()
         body = f"-ERR {command} Command not found!\n" if output is None else output
-        headers = [("Job-UUID", job_uuid), ("Job-Owner-UUID", owner_uuid or ""), ("Job-Command", command)]
+        headers = [("Job-UUID", job_uuid)]
+        if owner_uuid:  # absent on plain inbound connections
+            headers.append(("Job-Owner-UUID", owner_uuid))
+        headers.append(("Job-Command", command))
         if args:
             headers.append(("Job-Command-Arg", args))
         bus = self.core.bus
+        if bus.idle:
+            bus.skip_sequence()
+            return
         event = bus.create(
             "BACKGROUND_JOB",
             calling_file="mod_event_socket.c",

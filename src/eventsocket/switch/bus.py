@@ -57,6 +57,15 @@ class EventBus:
     def listener_count(self) -> int:
         return len(self._listeners)
 
+    @property
+    def idle(self) -> bool:
+        """Nobody listens: building an event would be wasted work."""
+        return not self._listeners
+
+    def skip_sequence(self) -> None:
+        """Account for an event that nobody would receive, so Event-Sequence numbers stay the same."""
+        self._sequence += 1
+
     # -- creating ----------------------------------------------------------------------------
 
     def _dates(self, now: float) -> tuple[str, str]:

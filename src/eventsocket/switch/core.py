@@ -336,16 +336,16 @@ class SwitchCore:
         args = args.strip()
         entry = self.api.get(command)
         if entry is None:
-            self.bus.fire(self.api_event(command, args))
+            self._fire_api_event(command, args)
             return None
         try:
             result = entry.function(ApiCall(self, command, args, session_uuid))
         except ApiError:
-            self.bus.fire(self.api_event(command, args))
+            self._fire_api_event(command, args)
             return None
         if inspect.isawaitable(result):
             return self._finish_api(command, args, result)
-        self.bus.fire(self.api_event(command, args))
+        self._fire_api_event(command, args)
         return result
 
     async def _finish_api(self, command: str, args: str, pending: Awaitable[str]) -> str | None:
@@ -354,7 +354,7 @@ class SwitchCore:
         except ApiError:
             output = None
         finally:
-            self.bus.fire(self.api_event(command, args))
+            self._fire_api_event(command, args)
         return output
 
     async def execute_api(self, command: str, args: str = "", session_uuid: str | None = None) -> str | None:
@@ -363,6 +363,12 @@ class SwitchCore:
         if outcome is None or isinstance(outcome, str):
             return outcome
         return await outcome
+
+    def _fire_api_event(self, command: str, args: str) -> None:
+        if self.bus.idle:
+            self.bus.skip_sequence()
+        else:
+            self.bus.fire(self.api_event(command, args))
 
     def api_event(self, command: str, args: str) -> Event:
         return self.bus.create(
