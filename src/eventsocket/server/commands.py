@@ -55,61 +55,59 @@ _MODULE_COMMAND = re.compile(r"(api|bgapi) +(unload|reload) +mod_event_socket *\
 _FORMATS = ("plain", "json", "xml")
 
 
-def _starts(low: str, prefix: str) -> bool:
-    return low.startswith(prefix)
-
-
 # -- dispatch --------------------------------------------------------------------------------------
 
 
 def dispatch(conn: Connection, request: Request) -> Awaitable[None] | None:
     line = request.line
     low = line.lower()
-    if _starts(low, "exit") or _starts(low, "..."):
+    if low.startswith("exit") or low.startswith("..."):
         cmd_exit(conn, request)
         return None
     if not conn.authenticated:
-        if _starts(low, "auth "):
+        if low.startswith("auth "):
             cmd_auth(conn, request)
             return None
-        if _starts(low, "userauth "):
+        if low.startswith("userauth "):
             cmd_userauth(conn, request)
             return None
         conn.reply(NOT_FOUND)
         return None
+    if low.startswith("api ") and conn.full and "mod_event_socket" not in low:
+        return cmd_api(conn, request)  # the common case, first; nothing earlier in the table matches it
     module = _MODULE_COMMAND.match(line)
     if module is not None:
         cmd_module(conn, module.group(1).lower(), module.group(2).lower(), request)
         return None
-    if _starts(low, "filter "):
+    if low.startswith("filter "):
         cmd_filter(conn, request)
         return None
     session = conn.session_uuid is not None
     if session:
-        if _starts(low, "resume"):
+        if low.startswith("resume"):
             cmd_resume(conn, request)
             return None
-        if _starts(low, "connect"):
+        if low.startswith("connect"):
             cmd_connect(conn, request)
             return None
-        if _starts(low, "getvar"):
+        if low.startswith("getvar"):
             cmd_getvar(conn, request)
             return None
-        if _starts(low, "myevents"):
+        if low.startswith("myevents"):
             cmd_myevents_session(conn, request)
             return None
-    elif _starts(low, "myevents "):
+    elif low.startswith("myevents "):
         return cmd_myevents_inbound(conn, request)
-    if _starts(low, "divert_events"):
+    if low.startswith("divert_events"):
         cmd_divert_events(conn, request)
         return None
-    if _starts(low, "sendmsg"):
+    if low.startswith("sendmsg"):
         return cmd_sendmsg(conn, request)
     if conn.outbound and not conn.full:
         conn.reply(NOT_FOUND)
         return None
     for prefix, handler in _FULL_TABLE:
-        if _starts(low, prefix):
+        if low.startswith(prefix):
             return handler(conn, request)
     conn.reply(NOT_FOUND)
     return None

@@ -37,6 +37,7 @@ from eventsocket.protocol.framing import (
     log_frame,
 )
 from eventsocket.protocol.message import Request
+from eventsocket.server.commands import dispatch
 from eventsocket.server.subscriptions import Subscriptions
 from eventsocket.switch.log import LogLine
 
@@ -207,8 +208,6 @@ class Connection(asyncio.Protocol):
 
     def _process(self) -> None:
         """Handle queued requests in order until one has to wait."""
-        from eventsocket.server.commands import dispatch
-
         while self._requests and not self._busy and not self.closing:
             request = self._requests.popleft()
             first = not self._handled_first
