@@ -323,8 +323,8 @@ async def test_request_timeout_keeps_replies_aligned(harness: Harness) -> None:
 async def test_server_shutdown_fails_pending_requests_with_the_notice(harness: Harness) -> None:
     conn = await _client(harness)
     await conn.subscribe("CUSTOM", "test::ev")
-    pending = asyncio.ensure_future(conn.api("msleep", "5000"))
     job = await conn.bgapi("msleep 5000")
+    pending = asyncio.ensure_future(conn.api("msleep", "5000"))
     await asyncio.sleep(0.05)
     await harness.server.stop()
     with pytest.raises(DisconnectedError, match="shut down"):
@@ -456,13 +456,14 @@ async def test_execute_matches_application_uuid_against_a_scripted_server() -> N
         sub = await peer.expect("event CHANNEL_EXECUTE_COMPLETE")
         assert sub.line == "event CHANNEL_EXECUTE_COMPLETE"
         peer.reply("+OK event listener enabled plain")
-        first = await peer.expect("sendmsg chan-1")
-        assert first.get("call-command") == "execute" and first.get("execute-app-name") == "playback"
-        assert first.get("execute-app-arg") == "a.wav"
-        peer.reply("+OK")
-        second = await peer.expect("sendmsg chan-1")
-        peer.reply("+OK")
-        for request in (second, first):
+        requests = {}
+        for _ in range(2):  # the two executes run concurrently: either may come first
+            request = await peer.expect("sendmsg chan-1")
+            assert request.get("call-command") == "execute"
+            requests[request.get("execute-app-name")] = request
+            peer.reply("+OK")
+        assert requests["playback"].get("execute-app-arg") == "a.wav"
+        for request in (requests["answer"], requests["playback"]):
             peer.event("CHANNEL_EXECUTE_COMPLETE", [
                 ("Unique-ID", "chan-1"), ("Application", request.get("execute-app-name") or ""),
                 ("Application-UUID", request.get("Event-UUID") or ""),
@@ -497,3 +498,31 @@ async def test_format_as_first_name_and_state_snapshot(harness: Harness) -> None
             await conn.subscribe("xml")
         with pytest.raises(InvalidArgumentError):
             await conn.subscribe("CUSTOM", format="yaml")  # type: ignore[arg-type]
+
+
+async def test_userauth_and_permission_errors() -> None:
+    from eventsocket.switch.config import ConfDir
+    from eventsocket.switch.core import SwitchCore
+
+    h = await start_harness(core=SwitchCore(ConfDir.load(), heartbeat_interval=0))
+    try:
+        assert h.core.conf is not None
+        domain = h.core.conf.global_vars["domain"]
+        async with await connect("127.0.0.1", h.port, "secret", user=f"limited@{domain}") as conn:
+            assert conn.auth_reply is not None and conn.auth_reply.get("Allowed-API") == "echo,status,bgapi"
+            assert (await conn.api("echo", "allowed")).body == "allowed"
+            with pytest.raises(CommandError, match="permission denied") as refused:
+                await conn.api("version")
+            assert isinstance(refused.value.reply, CommandReply)
+            with pytest.raises(CommandError, match="permission denied"):
+                await conn.bgapi("version")
+            with pytest.raises(CommandError, match="permission denied"):
+                await conn.log("debug")
+            # BACKGROUND_JOB is not among this user's allowed events: no result could ever come
+            with pytest.raises(CommandError, match="cannot receive BACKGROUND_JOB"):
+                await conn.bgapi("echo", "job")
+            assert conn._jobs == {}
+        with pytest.raises(AuthenticationError):
+            await connect("127.0.0.1", h.port, "wrong", user=f"limited@{domain}")
+    finally:
+        await stop_harness(h)

@@ -866,8 +866,9 @@ class BaseConnection:
         The client generates the ``Job-UUID``, sends it with the command, and resolves the
         job from the BACKGROUND_JOB event carrying it. It subscribes to BACKGROUND_JOB by
         itself when needed; those events reach the application only if it subscribed to
-        them too. ``timeout`` covers the server's acknowledgement; give one to
-        ``job.result(timeout)`` for the job itself.
+        them too (when the server refuses that subscription, :class:`CommandError` is raised
+        and the command is not sent). ``timeout`` covers the server's acknowledgement; give
+        one to ``job.result(timeout)`` for the job itself.
         """
         line = _api_line("bgapi", command, args)
         job_uuid = str(uuidlib.uuid4())
@@ -886,22 +887,30 @@ class BaseConnection:
         return BackgroundJob(job_uuid, line[6:], future, reply)
 
     async def _with_internal(self, name: str, data: bytes, timeout: float | None) -> Frame:
-        """Send ``data``, preceded by what the internal event ``name`` needs (decided once the
-        connection is ready, from the state at that moment)."""
+        """Send ``data`` once the client receives the internal event ``name`` it needs.
+
+        What that takes (an ``event`` command, filters) is decided when the connection is
+        ready, from the state at that moment, and sent first. If the server refuses the
+        subscription (``userauth`` with ``esl-allowed-events``), ``data`` is not sent: the
+        answer it asks for could never arrive.
+        """
         prelude: list[str] = []
 
         def packets() -> list[bytes]:
             prelude.extend(self._internal_prelude(name))
-            return [*(encode_request(line) for line in prelude), data]
+            return [encode_request(line) for line in prelude]
 
         frames = await self._exchange(packets, timeout)
-        for line, frame in zip(prelude, frames, strict=False):
+        for line, frame in zip(prelude, frames, strict=True):
             reply = CommandReply.from_frame(frame)
-            if not reply.ok:
-                log.warning("%r failed: %s", line, reply.text)
-                if line.startswith("event "):
-                    self._state.internal_sent.discard(name)
-        return frames[-1]
+            if reply.ok:
+                continue
+            if line.startswith("event ") or line == "myevents":
+                self._state.internal_sent.discard(name)
+                raise CommandError(f"cannot receive {name} ({line!r}: {reply.text}), so the request was "
+                                   "not sent", reply)
+            log.warning("%r failed: %s", line, reply.text)
+        return await self._roundtrip(data, timeout)
 
     def _internal_prelude(self, name: str) -> list[str]:
         """Commands to send before a request that needs event ``name``; updates the state."""
