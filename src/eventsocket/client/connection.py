@@ -466,11 +466,8 @@ class _Link(asyncio.Protocol):
         if not self.greeting.done():
             self.greeting.set_exception(error)
             self.greeting.exception()  # retrieved: only awaited during connect
-        while self.pending:
-            future = self.pending.popleft()
-            if not future.done():
-                future.set_exception(error)
-                future.exception()  # a caller that timed out will never look at it
+        pending, self.pending = self.pending, deque()
+        _fail_all(pending, error)
 
     def close(self) -> None:
         self.closing = True
@@ -504,7 +501,7 @@ class BaseConnection:
         self._close_error: BaseException | None = None
         self._closed_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._state = _SubscriptionState()
-        self._jobs: dict[str, tuple[str, asyncio.Future[ApiResponse]]] = {}
+        self._jobs: dict[str, asyncio.Future[ApiResponse]] = {}
         self._executions: dict[str, asyncio.Future[Event]] = {}
         self._handlers: dict[str, list[EventHandler]] = {}
         self._subclass_handlers = False
@@ -581,15 +578,8 @@ class BaseConnection:
 
     def _fail_waiters(self, error: ESLError) -> None:
         jobs, self._jobs = self._jobs, {}
-        for _, future in jobs.values():
-            if not future.done():
-                future.set_exception(error)
-                future.exception()
         executions, self._executions = self._executions, {}
-        for waiter in executions.values():
-            if not waiter.done():
-                waiter.set_exception(error)
-                waiter.exception()
+        _fail_all([*jobs.values(), *executions.values()], error)
 
     def _on_link_lost(self, link: _Link) -> None:
         if link is not self._link:
@@ -660,8 +650,8 @@ class BaseConnection:
         if name in self._internal_names:
             if name == "BACKGROUND_JOB":
                 job = self._jobs.pop(event.get("Job-UUID") or "", None)
-                if job is not None and not job[1].done():
-                    job[1].set_result(ApiResponse(event.body or "", event.get("Job-UUID"), event))
+                if job is not None and not job.done():
+                    job.set_result(ApiResponse(event.body or "", event.get("Job-UUID"), event))
             elif name == "CHANNEL_EXECUTE_COMPLETE":
                 waiter = self._executions.pop(event.get("Application-UUID") or "", None)
                 if waiter is not None and not waiter.done():
@@ -873,7 +863,7 @@ class BaseConnection:
         line = _api_line("bgapi", command, args)
         job_uuid = str(uuidlib.uuid4())
         future: asyncio.Future[ApiResponse] = asyncio.get_running_loop().create_future()
-        self._jobs[job_uuid] = (command, future)
+        self._jobs[job_uuid] = future
         try:
             data = encode_request(line, [("Job-UUID", job_uuid)])
             frame = await self._with_internal("BACKGROUND_JOB", data, timeout)
@@ -907,8 +897,12 @@ class BaseConnection:
                 continue
             if line.startswith("event ") or line == "myevents":
                 self._state.internal_sent.discard(name)
-                raise CommandError(f"cannot receive {name} ({line!r}: {reply.text}), so the request was "
-                                   "not sent", reply)
+                error = CommandError(f"cannot receive {name} ({line!r}: {reply.text}), so the request "
+                                     "was not sent", reply)
+                # requests sent meanwhile by other tasks wait for the same event: none will come
+                waiters = self._jobs if name == "BACKGROUND_JOB" else self._executions
+                _fail_all(list(waiters.values()), error)
+                raise error
             log.warning("%r failed: %s", line, reply.text)
         return await self._roundtrip(data, timeout)
 
@@ -1112,6 +1106,14 @@ class BaseConnection:
             raise RequestTimeoutError(f"{app} did not complete within {timeout}s") from None
         finally:
             self._executions.pop(event_uuid, None)
+
+
+def _fail_all(futures: Iterable[asyncio.Future[Any]], error: BaseException) -> None:
+    """Fail waiters that nobody may be awaiting any more, without "never retrieved" warnings."""
+    for future in futures:
+        if not future.done():
+            future.set_exception(error)
+            future.exception()
 
 
 def _api_line(verb: str, command: str, args: str | None) -> str:
