@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
-from eventsocket.client import OutboundServer, connect, sync
+from eventsocket import sync
+from eventsocket.client import OutboundServer, connect
 
 __all__ = ["OutboundServer", "__version__", "connect", "sync"]

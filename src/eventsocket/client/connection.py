@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
@@ -42,8 +41,10 @@ from eventsocket.client.errors import (
 from eventsocket.client.events import Event, EventFormat
 from eventsocket.client.queues import BoundedQueue, OverflowPolicy
 from eventsocket.client.results import ApiResponse, CommandReply, LogLine
+from eventsocket.protocol import selection
 from eventsocket.protocol.framing import FrameParser, ProtocolError
 from eventsocket.protocol.message import Frame, Request
+from eventsocket.protocol.selection import MYEVENTS_TYPES
 
 __all__ = ["BackgroundJob", "BaseConnection", "EventHandler", "check_text"]
 
@@ -61,14 +62,6 @@ class _Default:
 DEFAULT: Any = _Default()
 """Marker for "use the connection's default timeout"."""
 
-# The events `myevents` subscribes to (PROTOCOL.md §3.4).
-MYEVENTS_TYPES = frozenset((
-    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
-    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK",
-    "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
-    "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
-))
 _FORMATS = ("plain", "json", "xml")
 _EVENT_TYPES = {"text/event-plain", "text/event-json", "text/event-xml"}
 
@@ -132,58 +125,11 @@ def encode_request(line: str, headers: Iterable[tuple[str, str]] = (),
 
 # -- client-side filter evaluation (PROTOCOL.md §4.6) ------------------------------------------------
 
-_REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
-
-
-def _filter_regex(value: str) -> re.Pattern[str] | None:
-    if value in _REGEX_CACHE:
-        return _REGEX_CACHE[value]
-    pattern: re.Pattern[str] | None = None
-    end = value.rfind("/")
-    if end > 0:
-        flags = 0
-        for flag in value[end + 1 :]:
-            if flag == "i":
-                flags |= re.IGNORECASE
-            elif flag == "s":
-                flags |= re.DOTALL
-        try:
-            pattern = re.compile(value[1:end], flags)
-        except re.error:
-            pattern = None
-    _REGEX_CACHE[value] = pattern
-    return pattern
 
 
 def filters_accept(filters: list[tuple[str, str]], event: Event) -> bool:
-    """Would a server holding ``filters`` deliver ``event``? (The same walk as the server's.)"""
-    if not filters:
-        return True
-    accepted = False
-    for header, stored in filters:
-        actual = event.get(header)
-        if actual is None:
-            continue
-        value = stored
-        negative = False
-        while value and value[0] in "+- ":
-            if value[0] == "-":
-                negative = True
-            elif value[0] == "+":
-                negative = False
-            value = value[1:]
-        if accepted and not negative:
-            continue
-        if value.startswith("/") and not negative:
-            pattern = _filter_regex(value)
-            match = pattern is not None and pattern.search(actual) is not None
-        else:
-            match = value.lower() == actual.lower()
-        if match:
-            if negative:
-                return False
-            accepted = True
-    return accepted
+    """Would a server holding ``filters`` deliver ``event``? (The server's own walk.)"""
+    return selection.filters_accept(filters, event.get)
 
 
 # -- subscription state --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.framing import GOODBYE, api_response_frame, atoi
 from eventsocket.protocol.message import Request
+from eventsocket.protocol.selection import MYEVENTS_TYPES
 from eventsocket.server.permissions import Permissions
 from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES, lookup_event_name
 from eventsocket.switch.log import DEBUG, level_from_text
@@ -25,31 +26,6 @@ if TYPE_CHECKING:
 Handler = Callable[["Connection", Request], Awaitable[None] | None]
 
 NOT_FOUND = "-ERR command not found"
-MYEVENTS_TYPES = (
-    "CHANNEL_ANSWER",
-    "CHANNEL_APPLICATION",
-    "CHANNEL_BRIDGE",
-    "CHANNEL_CREATE",
-    "CHANNEL_DATA",
-    "CHANNEL_DESTROY",
-    "CHANNEL_EXECUTE",
-    "CHANNEL_EXECUTE_COMPLETE",
-    "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE",
-    "CHANNEL_ORIGINATE",
-    "CHANNEL_UUID",
-    "CHANNEL_OUTGOING",
-    "CHANNEL_PARK",
-    "CHANNEL_PROGRESS",
-    "CHANNEL_PROGRESS_MEDIA",
-    "CHANNEL_STATE",
-    "CHANNEL_UNBRIDGE",
-    "CHANNEL_UNPARK",
-    "DETECTED_SPEECH",
-    "DTMF",
-    "NOTALK",
-    "TALK",
-)
 # only a command that really unloads or reloads this module (FreeSWITCH matches the words anywhere)
 _MODULE_COMMAND = re.compile(r"(api|bgapi) +(unload|reload) +mod_event_socket *\Z", re.IGNORECASE)
 _FORMATS = ("plain", "json", "xml")

@@ -7,44 +7,11 @@ the common case (no filters, a type set) is two set lookups.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from eventsocket.protocol.events import Event, EventFormat
+from eventsocket.protocol.selection import filters_accept
 from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES
-
-_REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
-
-
-def _compile(value: str) -> re.Pattern[str] | None:
-    """``/pattern/flags`` -> compiled regex; None when the closing slash is missing or it is invalid."""
-    if value in _REGEX_CACHE:
-        return _REGEX_CACHE[value]
-    pattern: re.Pattern[str] | None = None
-    end = value.rfind("/")
-    if end > 0:
-        flags = 0
-        for flag in value[end + 1 :]:
-            if flag == "i":
-                flags |= re.IGNORECASE
-            elif flag == "s":
-                flags |= re.DOTALL
-        try:
-            pattern = re.compile(value[1:end], flags)
-        except re.error:
-            pattern = None
-    if len(_REGEX_CACHE) > 4096:
-        _REGEX_CACHE.clear()
-    _REGEX_CACHE[value] = pattern
-    return pattern
-
-
-def filter_matches(value: str, actual: str) -> bool:
-    """Compare a stored filter value with a header value: ``/regex/`` or case-insensitive equality."""
-    if value.startswith("/"):
-        pattern = _compile(value)
-        return pattern is not None and pattern.search(actual) is not None
-    return value.lower() == actual.lower()
 
 
 @dataclass(slots=True)
@@ -95,32 +62,7 @@ class Subscriptions:
         ]
 
     def passes_filters(self, event: Event) -> bool:
-        accepted = False
-        for header, stored in self.filters:
-            actual = event.get(header)
-            if actual is None:
-                continue
-            value = stored
-            negative = False
-            i = 0
-            while i < len(value) and value[i] in "+- ":
-                if value[i] == "-":
-                    negative = True
-                elif value[i] == "+":
-                    negative = False
-                i += 1
-            if accepted and not negative:
-                continue
-            # only a stored value that itself starts with "/" is a regex; "-/re/" is literal text
-            if stored.startswith("/"):
-                matched = filter_matches(stored, actual)
-            else:
-                matched = value[i:].lower() == actual.lower()
-            if matched:
-                if negative:
-                    return False
-                accepted = True
-        return accepted
+        return filters_accept(self.filters, event.get)
 
     # -- the whole check ---------------------------------------------------------------------
 
