@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid as uuidlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.events import Event
@@ -41,7 +40,6 @@ class CallManager:
             endpoint = endpoint_type()
             self.endpoints[endpoint.name] = endpoint
             core.add_interface("endpoint", endpoint.name, endpoint.module)
-        self.socket_holders: dict[str, Callable[[Session], bool]] = {}
 
     # -- registry -------------------------------------------------------------------------------
 
@@ -351,10 +349,6 @@ class CallManager:
         session.app_index = 0
         session.parked = False
         session.set_state(CS.CS_EXECUTE)
-
-    def socket_holds(self, session: Session) -> bool:
-        """Whether an outbound socket keeps the channel after its last application."""
-        return any(holder(session) for holder in self.socket_holders.values())
 
     # -- bridging -------------------------------------------------------------------------------
 

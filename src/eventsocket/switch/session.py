@@ -66,15 +66,12 @@ class Session:
         self.break_requested = False
         self.event_lock = False
         self.parked = False
-        self.transferring = False
         self.awaiting_originate = False  # an originate is still deciding what this leg does
         self.controllers: list[Callable[[Session], None]] = []
-        self.on_destroy: list[Callable[[Session], None]] = []
         self.partner: Session | None = None  # the leg bridged to this one
         self.loopback_peer: Session | None = None
         self.destroyed = asyncio.Event()
         self.hungup = asyncio.Event()
-        self.answered_event = asyncio.Event()
         self.media_event = asyncio.Event()
         self.recordings: dict[str, float] = {}
         self.last_app: str | None = None
@@ -209,7 +206,6 @@ class Session:
         self.fire(
             "CHANNEL_ANSWER", calling_function="switch_channel_perform_mark_answered", calling_line=3905
         )
-        self.answered_event.set()
         self.media_event.set()
         self.signal()
         if self.loopback_peer is not None:
@@ -561,10 +557,7 @@ class Session:
             if self.messages and not self.event_lock and channel.state == CS.CS_EXECUTE:
                 await self.process_messages()
         if channel.state == CS.CS_EXECUTE and self.ready:
-            if self.manager.socket_holds(self):
-                await self._wait_state()
-                return
-            self.hangup("NORMAL_CLEARING")
+            self.hangup("NORMAL_CLEARING")  # no more applications
 
     async def park(self) -> None:
         """``switch_ivr_park``: CHANNEL_PARK, wait (running queued commands), CHANNEL_UNPARK."""
@@ -625,8 +618,6 @@ class Session:
             calling_line=1750,
         )
         self.manager.forget(self)
-        for callback in list(self.on_destroy):
-            callback(self)
         self.destroyed.set()
 
     def _set_timestamps(self) -> None:
