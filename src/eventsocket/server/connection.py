@@ -482,16 +482,9 @@ class Connection(asyncio.Protocol):
         """Close a listener that lost too much: the notice, then the socket goes, whatever it holds."""
         if self.closing or self.transport is None:
             return
-        self._write_out()
         self._events.clear()
         self._logs.clear()
-        self.transport.write(disconnect_frame(message, self.session_uuid))
-        self.closing = True
-        self._detach()
-        transport = self.transport
-        transport.close()
-        if transport.get_write_buffer_size():
-            asyncio.get_running_loop().call_later(self.settings.write_stall_timeout, transport.abort)
+        self.close(message, abort_after=0.0)
 
     def flush_events(self) -> None:
         self._events.clear()

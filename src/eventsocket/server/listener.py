@@ -185,15 +185,11 @@ class EventSocketServer:
         if args:
             headers.append(("Job-Command-Arg", args))
         bus = self.core.bus
-        if bus.idle:
-            bus.skip_sequence()
-            return
-        event = bus.create(
+        bus.fire_new(lambda: bus.create(
             "BACKGROUND_JOB",
             calling_file="mod_event_socket.c",
             calling_function="api_exec",
             calling_line=1572,
             headers=headers,
             body=body or None,
-        )
-        bus.fire(event)
+        ))

@@ -57,14 +57,17 @@ class EventBus:
     def listener_count(self) -> int:
         return len(self._listeners)
 
-    @property
-    def idle(self) -> bool:
-        """Nobody listens: building an event would be wasted work."""
-        return not self._listeners
+    def fire_new(self, build: Callable[[], Event]) -> None:
+        """Build an event with ``build`` and fire it, unless nobody listens.
 
-    def skip_sequence(self) -> None:
-        """Account for an event that nobody would receive, so Event-Sequence numbers stay the same."""
-        self._sequence += 1
+        Channel events carry a hundred headers or more; with no listener the event is
+        not built at all, but its sequence number is still taken, so the numbering is the
+        same whether or not anyone listens.
+        """
+        if self._listeners:
+            self.fire(build())
+        else:
+            self._sequence += 1
 
     # -- creating ----------------------------------------------------------------------------
 

@@ -365,10 +365,7 @@ class SwitchCore:
         return await outcome
 
     def _fire_api_event(self, command: str, args: str) -> None:
-        if self.bus.idle:
-            self.bus.skip_sequence()
-        else:
-            self.bus.fire(self.api_event(command, args))
+        self.bus.fire_new(lambda: self.api_event(command, args))
 
     def api_event(self, command: str, args: str) -> Event:
         return self.bus.create(

@@ -253,11 +253,15 @@ def stop_recording(session: Session, path: str, cause: str = "success-maxtime") 
         if started is None:
             continue
         found = True
-        # a call that hung up stopped sending audio at its hangup time
-        hungup = session.channel.profile.hungup / 1_000_000 if session.channel.profile.hungup else 0.0
-        seconds = max(0.0, (hungup or session.core.clock.time()) - started)
-        _finish_recording(session, name, seconds, cause)
+        _finish_recording(session, name, _recorded_seconds(session, started), cause)
     return found
+
+
+def _recorded_seconds(session: Session, started: float) -> float:
+    """Seconds recorded since ``started``; a call that hung up stopped sending audio then."""
+    hungup = session.channel.profile.hungup
+    end = hungup / 1_000_000 if hungup else session.core.clock.time()
+    return max(0.0, end - started)
 
 
 def stop_all_recordings(session: Session) -> None:
@@ -318,8 +322,7 @@ async def record(session: Session, data: str) -> None:
     started = session.recordings.pop(path, None)
     if started is not None:
         cause = {"timeout": "success-maxtime", "done": "success-terminator"}.get(reason, "success-silence")
-        hungup = session.channel.profile.hungup / 1_000_000 if session.channel.profile.hungup else 0.0
-        _finish_recording(session, path, max(0.0, (hungup or session.core.clock.time()) - started), cause)
+        _finish_recording(session, path, _recorded_seconds(session, started), cause)
 
 
 async def gentones(session: Session, data: str) -> None:
