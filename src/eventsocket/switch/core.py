@@ -12,11 +12,11 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eventsocket.protocol.events import Event
+from eventsocket.protocol.events import Event, HeaderValue
 from eventsocket.protocol.message import Request
 from eventsocket.switch.api import ApiCall, ApiError, ApiRegistry
 from eventsocket.switch.bus import EventBus
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from eventsocket.switch.api.show import ShowProvider
     from eventsocket.switch.apps.socket import OutboundConnector
     from eventsocket.switch.config import ConfDir
+    from eventsocket.switch.control import BusFeed, Controllable, SessionControl
+
+    ServerOutboundConnector = Callable[[SessionControl, str, int, bool, bool], Awaitable[Any]]
 
 log = logging.getLogger("eventsocket.core")
 
@@ -445,3 +448,43 @@ class SwitchCore:
 
     def interfaces_of(self, type_: str) -> Iterable[Interface]:
         return (i for i in self.interfaces if i.type == type_)
+
+    # -- the event socket server's interface (eventsocket.server.backend.SwitchBackend) ------------
+
+    def open_event_feed(self, listener: Callable[[Event], None]) -> BusFeed:
+        """Every event, to ``listener``: the socket selects for itself, so a feed needs no updates."""
+        from eventsocket.switch.control import BusFeed
+
+        return BusFeed(self.bus, listener)
+
+    def fire_event(self, event: Event) -> None:
+        self.bus.fire(event)
+
+    def fire_new_event(self, build: Callable[[], Event]) -> None:
+        self.bus.fire_new(build)
+
+    def standard_headers(
+        self, name: str, calling_file: str, calling_function: str, calling_line: int
+    ) -> list[tuple[str, HeaderValue]]:
+        return self.bus.standard_headers(name, calling_file, calling_function, calling_line)
+
+    def control_call(self, uuid: str) -> SessionControl | None:
+        """A handle on a live call for a controlling socket; None when there is no such call up."""
+        from eventsocket.switch.control import SessionControl
+
+        session = self.calls.get(uuid)
+        if session is None or not session.ready:
+            return None
+        return SessionControl(session)
+
+    def set_outbound_connector(self, connector: ServerOutboundConnector | None) -> None:
+        """Plug in the event socket server's outbound connector (the ``socket`` application's)."""
+        if connector is None:
+            self.outbound_connector = None
+            return
+        from eventsocket.switch.control import SessionControl
+
+        def connect(session: Controllable, host: str, port: int, async_mode: bool, full: bool) -> Any:
+            return connector(SessionControl(session), host, port, async_mode, full)
+
+        self.outbound_connector = connect
