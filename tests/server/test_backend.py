@@ -1,4 +1,4 @@
-"""The embedded switch core is a :class:`SwitchBackend` (mypy checks the assignments), and the
+"""The embedded switch is a :class:`SwitchBackend` (mypy checks the assignments), and the
 call handle it gives out holds, follows and lets go of a call as a controlling socket needs."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from eventsocket.protocol.events import Event
 from eventsocket.protocol.message import Request
 from eventsocket.server.backend import ControlledCall, SwitchBackend
 from eventsocket.server.subscriptions import Subscriptions
-from eventsocket.switch.core import SwitchCore
+from eventsocket.switch.builder import build_switch
 
 
 def test_switch_core_is_a_backend() -> None:
-    backend: SwitchBackend = SwitchCore()
+    backend: SwitchBackend = build_switch()
     seen: list[Event] = []
     feed = backend.open_event_feed(seen.append)
     backend.fire_new_event(lambda: Event("CUSTOM", backend.standard_headers("CUSTOM", "f.c", "fn", 1)))
