@@ -13,8 +13,8 @@ import time
 
 from eventsocket.server.listener import EventSocketServer
 from eventsocket.server.settings import EventSocketSettings
+from eventsocket.switch.builder import Switch, build_switch
 from eventsocket.switch.config import ConfDir
-from eventsocket.switch.core import SwitchCore
 from eventsocket.switch.virtualtime import VirtualClock, install, run_virtual, virtual_time_of
 
 
@@ -33,8 +33,8 @@ def _read_until(sock: socket.socket, buf: bytearray, marker: bytes, timeout: flo
     return out
 
 
-async def _serve(heartbeat: float = 0) -> tuple[SwitchCore, EventSocketServer]:
-    core = SwitchCore(ConfDir.load(), clock=VirtualClock(), heartbeat_interval=heartbeat)
+async def _serve(heartbeat: float = 0) -> tuple[Switch, EventSocketServer]:
+    core = build_switch(ConfDir.load(), clock=VirtualClock(), heartbeat_interval=heartbeat)
     settings = EventSocketSettings(listen_ip="127.0.0.1", listen_port=0)
     server = EventSocketServer(core, settings)
     await server.start()

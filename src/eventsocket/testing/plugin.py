@@ -142,12 +142,46 @@ async def _connect(switch: Recorder) -> InboundConnection:
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
+#
+# Each public fixture picks its flavour when it runs: with pytest-asyncio active, async
+# fixtures on pytest-asyncio's loop (so the application's own async fixtures share the
+# switch's loop); without it, fixtures that drive a loop of the plugin's own.
+
+
+def _asyncio_active(config: pytest.Config) -> bool:
+    return pytest_asyncio is not None and config.pluginmanager.hasplugin("asyncio")
+
+
+@pytest.fixture
+def switch(request: pytest.FixtureRequest) -> Recorder:
+    """The switch under test, started (see the module docstring)."""
+    flavour = "async" if _asyncio_active(request.config) else "sync"
+    made: Recorder = request.getfixturevalue(f"_eventsocket_{flavour}_switch")
+    return made
+
+
+@pytest.fixture
+def esl(request: pytest.FixtureRequest) -> InboundConnection:
+    """An authenticated event socket connection to ``switch``."""
+    flavour = "async" if _asyncio_active(request.config) else "sync"
+    conn: InboundConnection = request.getfixturevalue(f"_eventsocket_{flavour}_esl")
+    return conn
+
+
+@pytest.fixture
+def outbound_app(request: pytest.FixtureRequest) -> OutboundApp:
+    """An outbound-mode application server, routed from extension 5000 of ``switch``."""
+    flavour = "async" if _asyncio_active(request.config) else "sync"
+    app: OutboundApp = request.getfixturevalue(f"_eventsocket_{flavour}_outbound_app")
+    return app
+
 
 if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
-    async def switch(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Recorder]:
-        """The switch under test, started (see the module docstring)."""
+    async def _eventsocket_async_switch(
+        request: pytest.FixtureRequest, tmp_path: Path
+    ) -> AsyncIterator[Recorder]:
         made = make_switch(request, tmp_path)
         await _start(made)
         request.node.stash[SWITCH_KEY] = made
@@ -156,64 +190,64 @@ if pytest_asyncio is not None:
         await made.stop()
 
     @pytest_asyncio.fixture
-    async def esl(switch: Recorder) -> AsyncIterator[InboundConnection]:
-        """An authenticated event socket connection to ``switch``."""
+    async def _eventsocket_async_esl(switch: Recorder) -> AsyncIterator[InboundConnection]:
         conn = await _connect(switch)
         yield conn
         await conn.close()
 
     @pytest_asyncio.fixture
-    async def outbound_app(switch: Recorder) -> AsyncIterator[OutboundApp]:
-        """An outbound-mode application server, routed from extension 5000 of ``switch``."""
-        app = OutboundApp(switch)
-        await app.start()
+    async def _eventsocket_async_outbound_app(switch: Recorder) -> AsyncIterator[OutboundApp]:
+        app = await _new_app(switch)
         yield app
         await app.stop()
 
-else:
 
-    @pytest.fixture
-    def eventsocket_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
-        """The loop of a test that uses the switch, when pytest-asyncio is not installed."""
-        loop = asyncio.SelectorEventLoop()
-        asyncio.set_event_loop(loop)
-        request.node.stash[LOOP_KEY] = loop
-        yield loop
-        try:
-            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+@pytest.fixture
+def eventsocket_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
+    """The loop of a test that uses the switch when pytest-asyncio is not active."""
+    loop = asyncio.SelectorEventLoop()
+    asyncio.set_event_loop(loop)
+    request.node.stash[LOOP_KEY] = loop
+    yield loop
+    try:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
-    @pytest.fixture
-    def switch(
-        request: pytest.FixtureRequest, tmp_path: Path, eventsocket_loop: asyncio.AbstractEventLoop
-    ) -> Iterator[Recorder]:
-        """The switch under test, started (see the module docstring)."""
-        made = make_switch(request, tmp_path)
-        eventsocket_loop.run_until_complete(_start(made))
-        request.node.stash[SWITCH_KEY] = made
-        yield made
-        eventsocket_loop.run_until_complete(made.stop())
 
-    @pytest.fixture
-    def esl(switch: Recorder, eventsocket_loop: asyncio.AbstractEventLoop) -> Iterator[InboundConnection]:
-        """An authenticated event socket connection to ``switch``."""
-        conn = eventsocket_loop.run_until_complete(_connect(switch))
-        yield conn
-        eventsocket_loop.run_until_complete(conn.close())
+@pytest.fixture
+def _eventsocket_sync_switch(
+    request: pytest.FixtureRequest, tmp_path: Path, eventsocket_loop: asyncio.AbstractEventLoop
+) -> Iterator[Recorder]:
+    made = make_switch(request, tmp_path)
+    eventsocket_loop.run_until_complete(_start(made))
+    request.node.stash[SWITCH_KEY] = made
+    yield made
+    eventsocket_loop.run_until_complete(made.stop())
 
-    @pytest.fixture
-    def outbound_app(switch: Recorder, eventsocket_loop: asyncio.AbstractEventLoop) -> Iterator[OutboundApp]:
-        """An outbound-mode application server, routed from extension 5000 of ``switch``."""
-        app = eventsocket_loop.run_until_complete(_new_app(switch))
-        yield app
-        eventsocket_loop.run_until_complete(app.stop())
+
+@pytest.fixture
+def _eventsocket_sync_esl(
+    switch: Recorder, eventsocket_loop: asyncio.AbstractEventLoop
+) -> Iterator[InboundConnection]:
+    conn = eventsocket_loop.run_until_complete(_connect(switch))
+    yield conn
+    eventsocket_loop.run_until_complete(conn.close())
+
+
+@pytest.fixture
+def _eventsocket_sync_outbound_app(
+    switch: Recorder, eventsocket_loop: asyncio.AbstractEventLoop
+) -> Iterator[OutboundApp]:
+    app = eventsocket_loop.run_until_complete(_new_app(switch))
+    yield app
+    eventsocket_loop.run_until_complete(app.stop())
 
 
 async def _new_app(switch: Recorder) -> OutboundApp:

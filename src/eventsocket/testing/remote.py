@@ -187,14 +187,16 @@ class RemoteSwitch(Recorder):
             await self.backend_hangup(call.uuid, "NORMAL_CLEARING")
 
     async def backend_press(self, uuid: str, digits: str, interval: float) -> None:
-        # uuid_recv_dtmf makes the channel receive the digits, as if its far end pressed them;
-        # a server without it (eventsocket) receives them through uuid_send_dtmf
+        # The -b leg of a call_in hears what its -a leg sends (uuid_send_dtmf sends to a
+        # channel's far end); any other channel receives through uuid_recv_dtmf.
+        a_leg = next((a for a, b in self._legs.items() if b == uuid), None)
         for index, digit in enumerate(digits):
             if index:
                 await asyncio.sleep(interval)
-            reply = await self.connection.api("uuid_recv_dtmf", f"{uuid} {digit}")
-            if "Command not found" in reply.body:
-                await self.connection.api("uuid_send_dtmf", f"{uuid} {digit}")
+            if a_leg is not None:
+                await self.connection.api("uuid_send_dtmf", f"{a_leg} {digit}")
+            else:
+                await self.connection.api("uuid_recv_dtmf", f"{uuid} {digit}")
 
     async def backend_hangup(self, uuid: str, cause: str) -> None:
         await self.connection.api("uuid_kill", f"{uuid} {cause}")

@@ -1,2 +1,0 @@
-async def test_status(switch):
-    assert "UP" in await switch.api("status")
