@@ -44,8 +44,6 @@ __all__ = [
     "ConfDir",
     "ConfigError",
     "DirectoryUser",
-    "c_atoi",
-    "switch_true",
 ]
 
 log = logging.getLogger("eventsocket.config")
@@ -65,9 +63,6 @@ _EXEC_TIMEOUT = 30.0
 _PROBE_V4 = ("82.45.148.209", 80)
 _PROBE_V6 = ("2001:503:ba3e::2:30", 80)
 
-_TRUE_WORDS = frozenset({"yes", "on", "true", "t", "enabled", "active", "allow"})
-_ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
-_IS_NUMBER = re.compile(r"[+-]?[0-9.]*")
 
 
 class ConfigError(Exception):
@@ -76,30 +71,6 @@ class ConfigError(Exception):
     The message always names the offending file, because with dozens of included files a bare
     parser error ("mismatched tag: line 412") is useless.
     """
-
-
-def c_atoi(text: str) -> int:
-    """C's ``atoi()``: optional blanks, an optional sign, digits; no digits gives 0.
-
-    FreeSWITCH reads numeric params with ``atoi``, so ``"8021abc"`` is 8021 and ``"abc"`` is 0;
-    matching that keeps a configuration meaning what it means to FreeSWITCH.
-    """
-    match = _ATOI.match(text)
-    return int(match.group(1)) if match else 0
-
-
-def switch_true(value: str | None) -> bool:
-    """FreeSWITCH's ``switch_true()``, the truth test of every boolean param.
-
-    True for ``yes``, ``on``, ``true``, ``t``, ``enabled``, ``active``, ``allow`` (any case) and
-    for a "number" (digits and dots after an optional sign, as ``switch_is_number()`` has it)
-    whose ``atoi`` is not zero: ``"1"`` and ``"1.5"`` are true, ``"0.9"`` and ``""`` are false.
-    """
-    if value is None:
-        return False
-    if value.lower() in _TRUE_WORDS:
-        return True
-    return _IS_NUMBER.fullmatch(value) is not None and c_atoi(value) != 0
 
 
 def _disable_channel_vars(value: str) -> str:

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from eventsocket.switch.config import c_atoi, switch_true
+from eventsocket.protocol.compat import atoi, switch_is_number, switch_true
 
 __all__ = ["DialplanAction", "Expand", "RunInline", "XmlDialplan", "parse_inline_dialplan"]
 
@@ -319,7 +319,7 @@ def _substitute(data: str, capture: _Capture) -> str:
                 continue
             x += 1
         index[z] = ""
-        number = c_atoi("".join(index[:z]))
+        number = atoi("".join(index[:z]))
         z = 0
         if number < 0 or number > 256:
             number = -1
@@ -365,14 +365,8 @@ _TIME_ATTRS = (
     "tz-offset",
     "dst",
 )
-_IS_NUMBER = re.compile(r"[+-]?[0-9.]*")
 _DOW = {"sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7}
 _DOW_EOF, _DOW_ERR, _DOW_COMMA, _DOW_HYPHEN = -1, -2, ord(","), ord("-")
-
-
-def _is_number(text: str) -> bool:
-    """switch_is_number(): digits and dots after an optional sign."""
-    return _IS_NUMBER.fullmatch(text) is not None
 
 
 def _strtol(text: str, start: int) -> tuple[int, int]:
@@ -455,8 +449,8 @@ def _tod_cmp(expression: str, value: int) -> bool:
             continue
         minute, _, second = rest[:dash].partition(":")
         max_minute, _, max_second = max_rest.partition(":")
-        start = c_atoi(hour) * 3600 + c_atoi(minute) * 60 + c_atoi(second or "00")
-        end = c_atoi(max_hour) * 3600 + c_atoi(max_minute) * 60 + c_atoi(max_second or "00")
+        start = atoi(hour) * 3600 + atoi(minute) * 60 + atoi(second or "00")
+        end = atoi(max_hour) * 3600 + atoi(max_minute) * 60 + atoi(max_second or "00")
         if (start <= value <= end) if start <= end else (value >= start or value <= end):
             return True
     return False
@@ -765,7 +759,7 @@ class XmlDialplan:
         application = xaction.get("application", "")
         inline = switch_true(xaction.get("inline"))
         loop = xaction.get("loop")
-        for _ in range(c_atoi(loop) if loop is not None else 1):
+        for _ in range(atoi(loop) if loop is not None else 1):
             log.debug("Dialplan: Action %s(%s) %s", application, data, "INLINE" if inline else "")
             if inline:
                 self._run_inline(application, data, hunt)
@@ -828,8 +822,8 @@ class XmlDialplan:
             local = local.astimezone()
         offset: int | None = None
         tz_offset_var = variables.get("tod_tz_offset")
-        if tz_offset_var and _is_number(tz_offset_var):
-            offset = c_atoi(tz_offset_var)
+        if tz_offset_var and switch_is_number(tz_offset_var):
+            offset = atoi(tz_offset_var)
         tm = local
         if offset is not None:
             tm = local.astimezone(timezone(timedelta(hours=offset)))
@@ -844,7 +838,7 @@ class XmlDialplan:
         match = True
         tz_offset = attrs["tz-offset"]
         if tz_offset is not None:
-            wanted = c_atoi(tz_offset) if tz_offset and _is_number(tz_offset) else effective
+            wanted = atoi(tz_offset) if tz_offset and switch_is_number(tz_offset) else effective
             match = wanted == effective
         dst = attrs["dst"]
         if match and dst:
