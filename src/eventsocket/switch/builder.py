@@ -15,6 +15,9 @@ Callers (the CLI, tests, benchmarks) build a ready switch with one call::
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.message import Request
 from eventsocket.switch.api import channels as channel_api
@@ -27,9 +30,11 @@ from eventsocket.switch.apps.socket import OutboundConnector
 from eventsocket.switch.calls import CallManager
 from eventsocket.switch.clock import Clock
 from eventsocket.switch.config import ConfDir
+from eventsocket.switch.control import SessionControl
 from eventsocket.switch.core import SwitchCore
 from eventsocket.switch.endpoints import ENDPOINTS
 from eventsocket.switch.identity import SwitchIdentity
+from eventsocket.switch.session import Session
 
 __all__ = ["Switch", "build_switch", "load_modules"]
 
@@ -68,6 +73,26 @@ class Switch(SwitchCore):
         """A live channel's variables (for ``eval``/``expand`` with ``uuid:``); None when there is none."""
         session = self.calls.get(uuid)
         return session.channel.variables if session is not None else None
+
+    def control_call(self, uuid: str) -> SessionControl | None:
+        """A controlling socket's handle on a live call (``myevents <uuid>``); None when none is up."""
+        session = self.calls.get(uuid)
+        if session is None or not session.ready:
+            return None
+        return SessionControl(session)
+
+    def set_outbound_connector(
+        self, connector: Callable[[SessionControl, str, int, bool, bool], Awaitable[Any]] | None
+    ) -> None:
+        """Plug in the event socket server's connector; the ``socket`` application hands it a handle."""
+        if connector is None:
+            self.outbound_connector = None
+            return
+
+        def connect(session: Session, host: str, port: int, async_mode: bool, full: bool) -> Any:
+            return connector(SessionControl(session), host, port, async_mode, full)
+
+        self.outbound_connector = connect
 
 
 def load_modules(switch: Switch) -> None:

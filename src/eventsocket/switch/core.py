@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eventsocket.protocol.events import Event
+from eventsocket.protocol.events import Event, HeaderValue
 from eventsocket.switch.bus import EventBus
 from eventsocket.switch.clock import Clock
 from eventsocket.switch.expand import expand
@@ -34,6 +34,7 @@ from eventsocket.switch.log import LogLine, LogListener
 
 if TYPE_CHECKING:
     from eventsocket.switch.config import ConfDir
+    from eventsocket.switch.control import BusFeed
 
 log = logging.getLogger("eventsocket.core")
 
@@ -479,3 +480,22 @@ class SwitchCore:
 
     def interfaces_of(self, type_: str) -> Iterable[Interface]:
         return (i for i in self.interfaces if i.type == type_)
+
+    # -- events, for the event socket server (eventsocket.server.backend.SwitchBackend) ------------
+
+    def open_event_feed(self, listener: Callable[[Event], None]) -> BusFeed:
+        """Every event, to ``listener``: the socket selects for itself, so a feed needs no updates."""
+        from eventsocket.switch.control import BusFeed
+
+        return BusFeed(self.bus, listener)
+
+    def fire_event(self, event: Event) -> None:
+        self.bus.fire(event)
+
+    def fire_new_event(self, build: Callable[[], Event]) -> None:
+        self.bus.fire_new(build)
+
+    def standard_headers(
+        self, name: str, calling_file: str, calling_function: str, calling_line: int
+    ) -> list[tuple[str, HeaderValue]]:
+        return self.bus.standard_headers(name, calling_file, calling_function, calling_line)
