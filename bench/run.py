@@ -29,6 +29,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import apirt  # noqa: E402
+import calls  # noqa: E402
 import loadgen  # noqa: E402
 import serverproc  # noqa: E402
 
@@ -58,10 +60,15 @@ class Counts:
     fanout_events: int = 20_000
     fanout_window: int = 256
     connections: int = 1_000
+    apirt_seconds: float = 3.0
+    calls: int = 4_000
+    calls_concurrency: int = 4
+    held_calls: int = 10_000
 
 
 QUICK = Counts(api=300, api_warmup=20, api_parallel_each=100, floor=300, bgapi=300, delay=40,
-               delay_gap_ms=(0.1, 0.5), fanout_events=300, connections=50)
+               delay_gap_ms=(0.1, 0.5), fanout_events=300, connections=50, apirt_seconds=0.3, calls=40,
+               held_calls=40)
 
 
 @dataclass
@@ -273,14 +280,56 @@ def fig_connections(ctx: Context) -> list[str]:
     return [line]
 
 
+def fig_apirt(ctx: Context) -> list[str]:
+    """1c. Sequential ``api echo x`` from the C client, the server next to a do-nothing responder."""
+    try:
+        binary = apirt.build()
+    except apirt.ApirtUnavailable as exc:
+        return [f"apirt api round trips/s: skipped ({exc})"]
+    loop = "uvloop" if ctx.server.loop_name == "uvloop" else "asyncio"
+    seconds = ctx.counts.apirt_seconds
+    ours = apirt.measure(binary, ctx.port, seconds, ctx.password)
+    with floor_responder(loop) as (port, _pid):
+        floor = apirt.measure(binary, port, seconds, "x")
+    return apirt.report(ours, floor, loop)
+
+
+def fig_calls(ctx: Context) -> list[str]:
+    """6. Calls per second (originate null + park + uuid_kill) with a subscriber to every channel event."""
+    import asyncio
+
+    c = ctx.counts
+    total = c.calls - c.calls % c.calls_concurrency
+    cpu = ctx.cpu()
+    elapsed, destroyed, seen = asyncio.run(calls.measure(ctx.port, total, c.calls_concurrency))
+    line = calls.calls_line(total, destroyed, seen, elapsed, c.calls_concurrency)
+    if destroyed != total:
+        raise loadgen.BenchError(line)
+    return [f"{line[:-1]}; {cpu.summary(destroyed, 'call')})"]
+
+
+def fig_held(ctx: Context) -> list[str]:
+    """7. Many parked calls at once: ``show channels count`` while they exist, memory per call."""
+    import asyncio
+
+    held = asyncio.run(calls.hold(ctx.port, ctx.server.pid, ctx.counts.held_calls))
+    line = calls.held_line(held)
+    if held.reported != held.wanted:
+        raise loadgen.BenchError(line)
+    return [line]
+
+
 # The figure list. Add a figure by appending (key, function); ``--only`` selects by key.
 FIGURES: list[tuple[str, Figure]] = [
     ("api", fig_api),
     ("floor", fig_floor),
+    ("apirt", fig_apirt),
     ("bgapi", fig_bgapi),
     ("delay", fig_event_delay),
     ("fanout", fig_fanout),
     ("connections", fig_connections),
+    ("calls", fig_calls),
+    ("held", fig_held),
 ]
 
 

@@ -22,6 +22,9 @@ FIGURE_LINES = (
     "idle event delay: ",
     "fan-out, 16 subscribers: ",
     "concurrent connections: ",
+    "apirt api round trips/s",
+    "calls/s: ",
+    "concurrent calls: ",
     "server stopped with SIGTERM: exit status 0",
 )
 

@@ -30,8 +30,8 @@ async def serve(args: argparse.Namespace) -> int:
     from eventsocket.server.acl import AclRegistry
     from eventsocket.server.listener import BindError, EventSocketServer
     from eventsocket.server.settings import EventSocketSettings
+    from eventsocket.switch.builder import build_switch
     from eventsocket.switch.config import ConfDir, ConfigError
-    from eventsocket.switch.core import SwitchCore
 
     try:
         conf = ConfDir.load(args.conf_dir)
@@ -52,7 +52,7 @@ async def serve(args: argparse.Namespace) -> int:
         from eventsocket.switch.virtualtime import VirtualClock
 
         clock = VirtualClock()
-    core = SwitchCore(conf, heartbeat_interval=settings.heartbeat_interval, clock=clock)
+    core = build_switch(conf, heartbeat_interval=settings.heartbeat_interval, clock=clock)
     server = EventSocketServer(core, settings, acl)
 
     def reload_settings() -> EventSocketSettings:

@@ -12,12 +12,19 @@ import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from eventsocket.protocol.eventlist import (
+    ALL,
+    CUSTOM,
+    EVENT_NAMES,
+    event_format,
+    lookup_event_name,
+    parse_event_list,
+)
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.framing import GOODBYE, api_response_frame, atoi
 from eventsocket.protocol.message import Request
 from eventsocket.protocol.selection import MYEVENTS_TYPES
 from eventsocket.server.permissions import Permissions
-from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES, lookup_event_name
 from eventsocket.switch.log import DEBUG, level_from_text
 
 if TYPE_CHECKING:
@@ -191,39 +198,33 @@ def cmd_filter(conn: Connection, request: Request) -> None:
 # -- events ------------------------------------------------------------------------------------
 
 
-def _event_tokens(line: str) -> list[str]:
-    """Tokens after the first space, split on single spaces (empty ones kept)."""
+def _event_words(line: str) -> list[str]:
+    """Words after the first space, split on single spaces (empty ones kept: the format is the first)."""
     _, space, rest = line.partition(" ")
     return rest.split(" ") if space else []
 
 
 def cmd_event(conn: Connection, request: Request) -> None:
-    tokens = _event_tokens(request.line)
+    words = _event_words(request.line)
     subs = conn.subs
     perms = conn.permissions
-    if tokens and tokens[0].lower() in _FORMATS:
-        subs.format = tokens[0].lower()  # type: ignore[assignment]
-        tokens = tokens[1:]
+    if words:
+        fmt = event_format(words[0])
+        if fmt is not None:
+            subs.format = fmt
+            words = words[1:]
     keys = 0
-    custom = False
-    for token in tokens:
-        if not token:
-            continue
-        if custom:
-            if perms is not None and not perms.subclass_allowed(token):
+    for key in parse_event_list(words):
+        if key.subclass is not None:
+            if perms is not None and not perms.subclass_allowed(key.subclass):
                 conn.reply("-ERR permission denied")
                 return
-            subs.subclasses.add(token)
+            subs.subclasses.add(key.subclass)
             continue
-        name = lookup_event_name(token)
-        if name is None:
-            continue
-        if perms is not None and not perms.event_allowed(name):
+        if perms is not None and not perms.event_allowed(key.name):
             conn.reply("-ERR permission denied")
             return
-        if name == CUSTOM:
-            custom = True
-        subs.add_type(name)
+        subs.add_type(key.name)
         keys += 1
     if not keys:
         conn.reply("-ERR no keywords supplied")
@@ -234,23 +235,14 @@ def cmd_event(conn: Connection, request: Request) -> None:
 
 
 def cmd_nixevent(conn: Connection, request: Request) -> None:
-    tokens = _event_tokens(request.line)
     subs = conn.subs
     keys = 0
-    custom = False
-    for token in tokens:
-        if not token:
+    for key in parse_event_list(_event_words(request.line)):
+        if key.subclass is not None:
+            subs.subclasses.discard(key.subclass)
             continue
-        if custom:
-            subs.subclasses.discard(token)
-            continue
-        name = lookup_event_name(token)
-        if name is None:
-            continue
-        if name == CUSTOM:
-            custom = True
-        else:
-            subs.remove_type(name)
+        if key.name != CUSTOM:
+            subs.remove_type(key.name)
         keys += 1
     if not keys:
         conn.reply("-ERR no keywords supplied")

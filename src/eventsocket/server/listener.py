@@ -16,7 +16,7 @@ from eventsocket.server.settings import EventSocketSettings
 
 if TYPE_CHECKING:
     from eventsocket.server.outbound import OutboundConnection
-    from eventsocket.switch.core import SwitchCore
+    from eventsocket.switch.builder import Switch
     from eventsocket.switch.session import Session
 
 log = logging.getLogger("eventsocket.server")
@@ -56,7 +56,7 @@ class EventSocketServer:
     """mod_event_socket's inbound side over a switch core."""
 
     def __init__(
-        self, core: SwitchCore, settings: EventSocketSettings, acl: AclRegistry | None = None
+        self, core: Switch, settings: EventSocketSettings, acl: AclRegistry | None = None
     ) -> None:
         self.core = core
         self.settings = settings

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.framing import atoi
+from eventsocket.switch.calls import OriginateFailure
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
 
@@ -25,14 +26,6 @@ if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
     from eventsocket.switch.dialstring import Leg
     from eventsocket.switch.session import Session
-
-
-class OriginateFailure(Exception):
-    """An outbound leg could not be created or did not connect; ``cause`` is the hangup cause."""
-
-    def __init__(self, cause: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
 
 
 class Endpoint:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from eventsocket.protocol.events import Event, HeaderValue
 from eventsocket.protocol.framing import atoi
@@ -27,12 +27,51 @@ from eventsocket.switch.causes import cause_from_text, cause_number
 from eventsocket.switch.channel import CALL_STATES, CS, Channel
 
 if TYPE_CHECKING:
-    from eventsocket.switch.calls import CallManager
-    from eventsocket.switch.endpoints import Endpoint
+    from eventsocket.switch.core import SwitchCore
 
 log = logging.getLogger("eventsocket.session")
 
 Application = Callable[["Session", str], Awaitable[None]]
+
+
+class CallLayer(Protocol):
+    """What a session, and the applications and API commands acting on it, ask of the call layer.
+
+    The call layer (``eventsocket.switch.calls.CallManager``) creates sessions and so
+    sits above this module; a session reaches back to it only through this interface,
+    as FreeSWITCH's session code calls into ``switch_ivr`` and the module registry.
+    """
+
+    core: SwitchCore
+    applications: dict[str, Application]
+
+    def forget(self, session: Session) -> None: ...
+    async def route(self, session: Session) -> None: ...
+    def transfer(
+        self, session: Session, destination: str, dialplan: str = ..., context: str = ...
+    ) -> None: ...
+    def transfer_to_extension(self, session: Session, apps: list[tuple[str, str]]) -> None: ...
+    async def originate(
+        self,
+        dial_string: str,
+        *,
+        caller: Session | None = ...,
+        timeout: float = ...,
+        extra_variables: dict[str, str] | None = ...,
+        return_on_early_media: bool | None = ...,
+    ) -> Session: ...
+    async def bridge(self, a: Session, b: Session) -> str: ...
+    def unbridge(self, session: Session) -> None: ...
+
+
+class SessionEndpoint(Protocol):
+    """What a session asks of the endpoint module that created it (its far end)."""
+
+    async def on_init(self, session: Session) -> None:
+        """After CHANNEL_CREATE: what the far end does first."""
+
+    async def on_hangup(self, session: Session) -> None:
+        """When the channel enters CS_HANGUP."""
 
 
 class Hangup(Exception):
@@ -46,7 +85,7 @@ def _usec(now: float) -> int:
 class Session:
     """The runtime of one channel."""
 
-    def __init__(self, manager: CallManager, channel: Channel, endpoint: Endpoint) -> None:
+    def __init__(self, manager: CallLayer, channel: Channel, endpoint: SessionEndpoint) -> None:
         self.manager = manager
         self.core = manager.core
         self.channel = channel

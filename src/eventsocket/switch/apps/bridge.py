@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.switch.endpoints import OriginateFailure
+from eventsocket.switch.calls import OriginateFailure
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
