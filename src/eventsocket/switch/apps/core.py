@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.protocol.framing import atoi
+from eventsocket.protocol.compat import atoi
 from eventsocket.switch.causes import cause_from_text
 from eventsocket.switch.dialstring import separate_args
 from eventsocket.switch.log import INFO, level_from_text
