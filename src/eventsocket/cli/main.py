@@ -123,11 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
         "jumps, so clients in other processes can react (default 0.1)",
     )
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    from eventsocket.cli.console import add_arguments as add_console_arguments
+
+    console = sub.add_parser(
+        "console", help="an fs_cli for any event socket server (FreeSWITCH or eventsocket)",
+        description="fs_cli's flags and slash commands; profiles from ~/.config/eventsocket/console.toml "
+        "or ~/.fs_cli_conf.",
+    )
+    add_console_arguments(console)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "console":
+        from eventsocket.cli.console import main as console_main
+
+        return console_main(args)
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

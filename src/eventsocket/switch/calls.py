@@ -12,6 +12,7 @@ import logging
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Protocol
 
+from eventsocket.protocol.compat import switch_true
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.message import Request
 from eventsocket.switch.channel import CS, CallerProfile, Channel, Codec
@@ -236,7 +237,7 @@ class CallManager:
         while True:
             alive = [s for s in legs if s.ready]
             for session in alive:
-                ignore_early = (session.get_variable("ignore_early_media") or "").lower() == "true"
+                ignore_early = switch_true(session.get_variable("ignore_early_media"))
                 early = session.channel.early_media and not ignore_early
                 if early_ok is False:
                     early = False
@@ -462,7 +463,7 @@ class CallManager:
         # whoever is left follows FreeSWITCH's default: park_after_bridge, else hang up
         for leg, other in ((a, b), (b, a)):
             if leg.ready and leg.channel.state == CS.CS_EXCHANGE_MEDIA:
-                if (leg.get_variable("park_after_bridge") or "").lower() == "true":
+                if switch_true(leg.get_variable("park_after_bridge")):
                     leg.set_state(CS.CS_PARK)
                 else:
                     leg.hangup(other.channel.hangup_cause or "NORMAL_CLEARING")

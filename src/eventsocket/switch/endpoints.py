@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.protocol.framing import atoi
+from eventsocket.protocol.compat import atoi
 from eventsocket.switch.calls import OriginateFailure
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec

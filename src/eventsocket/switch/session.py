@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from eventsocket.protocol.compat import atoi, switch_true
 from eventsocket.protocol.events import Event, HeaderValue
-from eventsocket.protocol.framing import atoi
 from eventsocket.protocol.message import Request
 from eventsocket.switch.causes import cause_from_text, cause_number
 from eventsocket.switch.channel import CALL_STATES, CS, Channel
@@ -477,7 +477,7 @@ class Session:
         app_uuid = request.get("event-uuid")
         if request.get("event-uuid-name"):
             self.set_variable("app_uuid_name", request.get("event-uuid-name"))
-        lock = (request.get("event-lock") or "").lower() == "true"
+        lock = switch_true(request.get("event-lock"))
         previous_lock = self.event_lock
         if lock:
             self.event_lock = True
