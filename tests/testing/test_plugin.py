@@ -21,7 +21,10 @@ import pytest
 from eventsocket.switch.config import DEFAULT_CONF_DIR
 from eventsocket.testing import free_port
 
-PLUGIN = ("-p", "eventsocket.testing.plugin", "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function")
+PLUGIN = (
+    "-p", "eventsocket.testing.plugin", "-p", "no:cacheprovider",
+    "-o", "asyncio_default_fixture_loop_scope=function",
+)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
