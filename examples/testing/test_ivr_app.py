@@ -37,7 +37,9 @@ async def test_option_2_reaches_an_agent(switch: EmbeddedSwitch, outbound_app: O
     assert call.answered and agent.answered
 
 
-async def test_silence_repeats_the_menu_three_times(switch: EmbeddedSwitch, outbound_app: OutboundApp) -> None:
+async def test_silence_repeats_the_menu_three_times(
+    switch: EmbeddedSwitch, outbound_app: OutboundApp
+) -> None:
     outbound_app.handler = ivr
     call = await switch.call_in("5000")
     await outbound_app.wait_finished()
