@@ -108,3 +108,63 @@ async def test_a_sixty_second_ivr_call_takes_little_real_time(
     assert int(call.cdr["billsec"]) == 60
     assert hangup.get("Hangup-Cause") == "NORMAL_CLEARING"
     del real  # wall time is measured in bench/testing_flow.py, not asserted
+
+
+async def test_directory_user_logs_in_with_userauth(switch: EmbeddedSwitch) -> None:
+    import eventsocket
+
+    switch.directory.add_user("2000", params={"esl-password": "s3cret", "esl-allowed-api": "status"})
+    domain = switch.variables["domain"]
+    conn = await eventsocket.connect(switch.host, switch.port, "s3cret", user=f"2000@{domain}")
+    try:
+        assert "UP" in (await conn.api("status")).body
+    finally:
+        await conn.close()
+
+
+async def test_global_variables(switch: EmbeddedSwitch, esl: InboundConnection) -> None:
+    switch.variables["campaign"] = "spring"
+    assert (await esl.api("global_getvar", "campaign")).text == "spring"
+
+
+async def test_expect_returns_each_event_once(switch: EmbeddedSwitch) -> None:
+    first = await switch.call_in("9999")
+    second = await switch.call_in("9999")
+    parks = [await switch.expect("CHANNEL_PARK"), await switch.expect("CHANNEL_PARK")]
+    assert [event.get("Unique-ID") for event in parks] == [first.uuid, second.uuid]
+    park = await switch.expect("CHANNEL_EXECUTE", uuid=second.uuid, Application="park")
+    assert park.get("Unique-ID") == second.uuid
+
+
+async def test_the_far_end_presses_digits_and_hangs_up(switch: EmbeddedSwitch) -> None:
+    switch.dialplan.add("7100", actions=[("answer", ""), ("send_dtmf", "95"), ("park", "")])
+    call = await switch.call_in("7100")
+    await call.wait_for("CHANNEL_PARK")
+    await call.press("123")
+    await call.wait_for("DTMF", DTMF_Digit="3")
+    await call.hangup("USER_BUSY")
+    await call.wait_hangup()
+    assert call.dtmf_received == "123"
+    assert call.dtmf_sent == "95"
+    assert call.hangup_cause == "USER_BUSY"
+    assert call.state == "CS_DESTROY"
+
+
+async def test_the_clock_by_hand(switch: EmbeddedSwitch) -> None:
+    switch.pause()
+    start = switch.now()
+    call = await switch.call_in("9664")  # answer, 3 s of silence, hangup
+    await switch.advance(10)
+    await call.wait_hangup(timeout=5)
+    assert switch.now() - start >= 10
+    switch.resume()
+    await switch.sleep(100)
+    assert switch.now() - start >= 110
+
+
+async def test_a_caller_who_gives_up_before_an_answer(switch: EmbeddedSwitch) -> None:
+    call = await switch.call_in("9999", hangup_after=15)
+    await call.wait_hangup()
+    assert not call.answered
+    assert call.cdr["hangup_cause"] == "NORMAL_CLEARING"
+    assert switch.now() >= 15
