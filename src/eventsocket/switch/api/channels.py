@@ -63,8 +63,7 @@ def start_originated(session: Session, exten: str, dialplan: str, context: str) 
         if "(" in name:
             name, _, arg = name.partition("(")
             arg = arg[: arg.rfind(")")] if ")" in arg else arg
-        session.extension = [(name, arg)]
-        session.app_index = 0
+        session.set_caller_extension([(name, arg)])
         session.set_state(CS.CS_EXECUTE)
         return
     session.manager.transfer(session, exten, dialplan, context)
@@ -85,7 +84,7 @@ def uuid_answer(call: ApiCall) -> str:
     session = _session(call, call.args.split()[0]) if call.args.split() else None
     if session is None:
         return "-ERROR\n"
-    session.answer()
+    session.answer_call()
     return "+OK\n"
 
 
@@ -254,19 +253,42 @@ def uuid_exists(call: ApiCall) -> str:
     return "true" if uuid and _session(call, uuid) is not None else "false"
 
 
-def uuid_send_dtmf(call: ApiCall) -> str:
-    args = call.args.split()
+def _dtmf_args(call: ApiCall) -> tuple[str, str] | None:
+    args = call.args.split(" ")
+    args = [a for a in args if a]
     if len(args) < 2:
+        return None
+    return args[0], args[1]
+
+
+def uuid_send_dtmf(call: ApiCall) -> str:
+    """Send digits to the channel's far end (no DTMF event on this channel)."""
+    args = _dtmf_args(call)
+    if args is None:
         return "-USAGE: <uuid> <dtmf_data>\n"
-    session = _session(call, args[0])
+    uuid, digits = args
+    session = _session(call, uuid)
     if session is None:
         return "-ERR Cannot locate session!\n"
-    digits = args[1].split("@")[0]
-    # The far end of this leg hears the digits: on a loopback pair that is the other leg,
-    # otherwise the digits are what the simulated caller pressed.
-    target = session.loopback_peer or session
-    target.queue_dtmf(digits, source="APP")
-    return f"+OK {session.uuid} sent DTMF {args[1]}.\n"
+    if session.send_dtmf(digits):
+        return f"+OK {uuid} sent DTMF {digits}.\n"
+    return "-ERR Operation failed\n"
+
+
+def uuid_recv_dtmf(call: ApiCall) -> str:
+    """The channel receives digits as if its far end pressed them (DTMF events)."""
+    args = _dtmf_args(call)
+    if args is None:
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    uuid, digits = args
+    session = _session(call, uuid)
+    if session is None:
+        return "-ERR Cannot locate session!\n"
+    if not session.queue_dtmf(digits, source="APP") and not any(
+        c in "0123456789ABCDabcd#*wWfF" for c in digits
+    ):
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    return f"+OK {uuid} received DTMF {digits}.\n"
 
 
 def uuid_hold(call: ApiCall) -> str:
@@ -631,6 +653,7 @@ def register(core: SwitchCore) -> None:
     add("uuid_dump", "Dump session vars", "<uuid> [format]", "mod_commands", uuid_dump)
     add("uuid_exists", "Check if a uuid exists", "<uuid>", "mod_commands", uuid_exists)
     add("uuid_send_dtmf", "Send dtmf digits", "<uuid> <dtmf_data>", "mod_commands", uuid_send_dtmf)
+    add("uuid_recv_dtmf", "Receive dtmf digits", "<uuid> <dtmf_data>", "mod_commands", uuid_recv_dtmf)
     add("uuid_hold", "Place call on hold", "[off|toggle] <uuid> [<display>]", "mod_commands", uuid_hold)
     add(
         "uuid_record",
