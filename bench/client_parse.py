@@ -108,9 +108,9 @@ async def record_in_process(calls: int = 20) -> bytes:
     """Record from an in-process server (when run on its own)."""
     from eventsocket.server.listener import EventSocketServer
     from eventsocket.server.settings import EventSocketSettings
-    from eventsocket.switch.core import SwitchCore
+    from eventsocket.switch.builder import build_switch
 
-    core = SwitchCore(heartbeat_interval=0)
+    core = build_switch(heartbeat_interval=0)
     server = EventSocketServer(core, EventSocketSettings(listen_ip="127.0.0.1", listen_port=0))
     await server.start()
     await core.start()

@@ -23,8 +23,8 @@ from typing import Any
 from esl_harness import Harness, RawClient, start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
 from eventsocket.protocol.message import Frame, Request
+from eventsocket.switch import builder
 from eventsocket.switch.config import ConfDir
-from eventsocket.switch.core import SwitchCore
 from eventsocket.switch.log import LogLine
 from eventsocket.switch.session import Session
 from eventsocket.switch.virtualtime import VirtualClock, run_virtual
@@ -74,9 +74,9 @@ def on_virtual_loop(
     return run
 
 
-def virtual_core(heartbeat_interval: float = 0) -> SwitchCore:
+def virtual_core(heartbeat_interval: float = 0) -> builder.Switch:
     """A switch core on a virtual clock, with the default configuration."""
-    return SwitchCore(CONF, clock=VirtualClock(), heartbeat_interval=heartbeat_interval)
+    return builder.build_switch(CONF, clock=VirtualClock(), heartbeat_interval=heartbeat_interval)
 
 
 # -- a switch core on virtual time ------------------------------------------------------------------

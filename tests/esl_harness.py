@@ -13,7 +13,7 @@ from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame
 from eventsocket.server.listener import EventSocketServer
 from eventsocket.server.settings import EventSocketSettings
-from eventsocket.switch.core import SwitchCore
+from eventsocket.switch.builder import Switch, build_switch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -83,7 +83,7 @@ class RawClient:
 
 
 class Harness:
-    def __init__(self, core: SwitchCore, server: EventSocketServer) -> None:
+    def __init__(self, core: Switch, server: EventSocketServer) -> None:
         self.core = core
         self.server = server
         self.clients: list[RawClient] = []
@@ -108,10 +108,10 @@ class Harness:
 
 
 async def start_harness(
-    settings: EventSocketSettings | None = None, core: SwitchCore | None = None
+    settings: EventSocketSettings | None = None, core: Switch | None = None
 ) -> Harness:
     settings = settings or EventSocketSettings(listen_ip="127.0.0.1", listen_port=0)
-    core = core or SwitchCore(heartbeat_interval=0)
+    core = core or build_switch(heartbeat_interval=0)
     server = EventSocketServer(core, settings)
     await server.start()
     await core.start()

@@ -501,10 +501,10 @@ async def test_format_as_first_name_and_state_snapshot(harness: Harness) -> None
 
 
 async def test_userauth_and_permission_errors() -> None:
+    from eventsocket.switch.builder import build_switch
     from eventsocket.switch.config import ConfDir
-    from eventsocket.switch.core import SwitchCore
 
-    h = await start_harness(core=SwitchCore(ConfDir.load(), heartbeat_interval=0))
+    h = await start_harness(core=build_switch(ConfDir.load(), heartbeat_interval=0))
     try:
         assert h.core.conf is not None
         domain = h.core.conf.global_vars["domain"]

@@ -20,7 +20,7 @@ from eventsocket.protocol.events import Event, parse_event
 from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame
 from eventsocket.server.settings import EventSocketSettings
-from eventsocket.switch.core import SwitchCore
+from eventsocket.switch.builder import Switch
 
 GREETING = b"Content-Type: auth/request\n\n"
 GOODBYE_TEXT = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
@@ -209,7 +209,7 @@ async def logged_in(harness: Harness, password: str = "ClueCon") -> Wire:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: EventSocketSettings | None = None, core: SwitchCore | None = None
+    settings: EventSocketSettings | None = None, core: Switch | None = None
 ) -> AsyncIterator[Harness]:
     """A harness with custom settings or core, stopped afterwards."""
     harness = await start_harness(settings, core)

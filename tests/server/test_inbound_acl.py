@@ -8,7 +8,7 @@ import pytest
 from inbound_wire import GOODBYE, GREETING, RUDE_REJECTION, Harness, Wire, reply, running, wait_for
 
 from eventsocket.server.settings import EventSocketSettings
-from eventsocket.switch.core import SwitchCore
+from eventsocket.switch.builder import build_switch
 from eventsocket.switch.log import LogLine
 
 
@@ -55,7 +55,7 @@ async def test_default_acl_allows_ipv4_loopback(harness: Harness) -> None:
 
 
 async def test_rfc1918_denies_loopback_with_the_rude_rejection() -> None:
-    core = SwitchCore(heartbeat_interval=0)
+    core = build_switch(heartbeat_interval=0)
     lines: list[LogLine] = []
     core.add_log_listener(lines.append)
     async with running(settings(acls=["rfc1918.auto"]), core) as harness:

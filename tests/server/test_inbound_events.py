@@ -22,7 +22,7 @@ from inbound_wire import (
 )
 
 from eventsocket.protocol.events import Event
-from eventsocket.switch.core import SwitchCore
+from eventsocket.switch.builder import build_switch
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
@@ -278,7 +278,7 @@ async def test_event_sequence_strictly_increases_per_listener(harness: Harness) 
 
 
 async def test_heartbeat_events() -> None:
-    core = SwitchCore(heartbeat_interval=0.05)
+    core = build_switch(heartbeat_interval=0.05)
     async with running(core=core) as harness:
         wire = await subscribed(harness, "event plain HEARTBEAT")
         event = (await wire.frame()).event()

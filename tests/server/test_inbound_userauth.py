@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from inbound_wire import GOODBYE, GREETING, Harness, Wire, api_response, reply, running
 
+from eventsocket.switch.builder import build_switch
 from eventsocket.switch.config import ConfDir
-from eventsocket.switch.core import SwitchCore
 
 LIMITED_EVENTS = "CHANNEL_CREATE CHANNEL_ANSWER CUSTOM my::sub"
 LIMITED_API = "echo,status,bgapi"
@@ -16,7 +16,7 @@ LIMITED_API = "echo,status,bgapi"
 
 @pytest.fixture
 async def dir_harness() -> AsyncIterator[Harness]:
-    core = SwitchCore(ConfDir.load(), heartbeat_interval=0)
+    core = build_switch(ConfDir.load(), heartbeat_interval=0)
     async with running(core=core) as harness:
         yield harness
 

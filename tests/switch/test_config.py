@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from eventsocket.switch.config import (
-    DEFAULT_CONF_DIR,
-    ConfDir,
-    ConfigError,
-    DirectoryUser,
-    c_atoi,
-    switch_true,
-)
+from eventsocket.protocol.compat import atoi as c_atoi
+from eventsocket.protocol.compat import switch_true
+from eventsocket.switch.config import DEFAULT_CONF_DIR, ConfDir, ConfigError, DirectoryUser
 
 # Fixed starting globals, so that no test depends on the machine's addresses.
 VARS = {"hostname": "testhost", "local_ip_v4": "10.1.2.3", "local_ip_v6": "fd00::3"}

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from eventsocket.protocol.events import Event
+from eventsocket.switch.builder import build_switch
 from eventsocket.switch.clock import Clock
 from eventsocket.switch.core import SwitchCore
 from eventsocket.switch.identity import SwitchIdentity
@@ -56,7 +57,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def core(clock: FakeClock) -> SwitchCore:
     identity = SwitchIdentity(hostname="vm", ipv4="192.0.2.7", ipv6="")
-    return SwitchCore(identity=identity, clock=clock, heartbeat_interval=0)
+    return build_switch(identity=identity, clock=clock, heartbeat_interval=0)
 
 
 def api_events(core: SwitchCore) -> list[Event]:

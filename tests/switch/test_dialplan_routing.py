@@ -20,8 +20,8 @@ import pytest
 
 from esl_harness import Harness, RawClient, start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
+from eventsocket.switch.builder import build_switch
 from eventsocket.switch.config import DEFAULT_CONF_DIR, ConfDir
-from eventsocket.switch.core import SwitchCore
 
 ROUTING_XML = """<include>
   <context name="routing">
@@ -210,7 +210,7 @@ async def routed(tmp_path: Path, app: Application) -> AsyncIterator[Harness]:
     conf_dir = tmp_path / "conf"
     shutil.copytree(DEFAULT_CONF_DIR, conf_dir)
     (conf_dir / "dialplan" / "routing.xml").write_text(ROUTING_XML.replace("APP_PORT", str(app.port)))
-    harness = await start_harness(core=SwitchCore(ConfDir.load(conf_dir), heartbeat_interval=0))
+    harness = await start_harness(core=build_switch(ConfDir.load(conf_dir), heartbeat_interval=0))
     yield harness
     await stop_harness(harness)
 
@@ -312,7 +312,7 @@ async def default_plan(
         assert "127.0.0.1:8084 async full" in text
         plan.write_text(text.replace("127.0.0.1:8084", f"127.0.0.1:{application.port}"))
         conf = ConfDir.load(conf_dir)
-    harness = await start_harness(core=SwitchCore(conf, heartbeat_interval=0))
+    harness = await start_harness(core=build_switch(conf, heartbeat_interval=0))
     yield harness, application
     await application.close()
     await stop_harness(harness)

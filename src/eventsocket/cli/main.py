@@ -30,8 +30,8 @@ async def serve(args: argparse.Namespace) -> int:
     from eventsocket.server.acl import AclRegistry
     from eventsocket.server.listener import BindError, EventSocketServer
     from eventsocket.server.settings import EventSocketSettings
+    from eventsocket.switch.builder import build_switch
     from eventsocket.switch.config import ConfDir, ConfigError
-    from eventsocket.switch.core import SwitchCore
 
     try:
         conf = ConfDir.load(args.conf_dir)
@@ -52,7 +52,7 @@ async def serve(args: argparse.Namespace) -> int:
         from eventsocket.switch.virtualtime import VirtualClock
 
         clock = VirtualClock()
-    core = SwitchCore(conf, heartbeat_interval=settings.heartbeat_interval, clock=clock)
+    core = build_switch(conf, heartbeat_interval=settings.heartbeat_interval, clock=clock)
     server = EventSocketServer(core, settings, acl)
 
     def reload_settings() -> EventSocketSettings:
@@ -115,11 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run calls on a virtual clock that jumps ahead whenever nothing is runnable",
     )
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    from eventsocket.cli.console import add_arguments as add_console_arguments
+
+    console = sub.add_parser(
+        "console", help="an fs_cli for any event socket server (FreeSWITCH or eventsocket)",
+        description="fs_cli's flags and slash commands; profiles from ~/.config/eventsocket/console.toml "
+        "or ~/.fs_cli_conf.",
+    )
+    add_console_arguments(console)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "console":
+        from eventsocket.cli.console import main as console_main
+
+        return console_main(args)
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

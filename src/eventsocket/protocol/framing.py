@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from eventsocket.protocol.compat import atoi as atoi  # re-exported for existing importers
 from eventsocket.protocol.message import Frame, Request
 
 MAX_HEADER_BLOCK = 10 * 1024 * 1024
@@ -23,8 +24,6 @@ MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 _END_MARKER = re.compile(rb"\n\r*\n")
 _FRAME_END = re.compile(rb"\n\r?\n")
-_ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?)0*([0-9]+)", re.ASCII)
-_ATOI_MAX = 2**63 - 1
 
 
 class ProtocolError(Exception):
@@ -37,17 +36,6 @@ class ContentLengthError(ProtocolError):
     def __init__(self, value: str) -> None:
         super().__init__(f"Rejecting Content-Length '{value}' (out of range)")
         self.value = value
-
-
-def atoi(text: str) -> int:
-    """C's ``atoi``: leading blanks, a sign, digits; anything else is 0."""
-    match = _ATOI.match(text)
-    if not match:
-        return 0
-    digits = match.group(2)
-    # strtol saturates instead of overflowing; saturating also keeps int() away from huge strings
-    value = _ATOI_MAX if len(digits) > 19 else min(int(digits), _ATOI_MAX)
-    return -value if match.group(1) == "-" else value
 
 
 def parse_header_block(block: str) -> tuple[str, list[tuple[str, str]], int]:

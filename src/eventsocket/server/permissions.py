@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES, lookup_event_name
+from eventsocket.protocol.eventlist import ALL, EVENT_NAMES, parse_event_list, split_allowed_list
 
 # Commands whose argument is itself a command line, so the next word is checked too.
 SNEAKY_COMMANDS = frozenset({"bgapi", "sched_api", "eval", "expand", "xml_wrap"})
@@ -24,12 +24,6 @@ def switch_true(value: str | None) -> bool:
         return False
 
 
-def split_list(value: str) -> list[str]:
-    """Split on spaces when there is any space, else on commas."""
-    parts = value.split(" ") if " " in value else value.split(",")
-    return [p for p in parts if p]
-
-
 @dataclass(slots=True)
 class Permissions:
     """Restrictions of one authenticated user; ``None`` sets mean "not restricted"."""
@@ -45,23 +39,16 @@ class Permissions:
         allowed_events = params.get("esl-allowed-events")
         if allowed_events:
             perms.events = set()
-            custom = False
-            for token in split_list(allowed_events):
-                if custom:
-                    perms.subclasses.add(token)
-                    continue
-                name = lookup_event_name(token)
-                if name is None:
-                    continue
-                if name == CUSTOM:
-                    custom = True
-                if name == ALL:
+            for key in parse_event_list(split_allowed_list(allowed_events)):
+                if key.subclass is not None:
+                    perms.subclasses.add(key.subclass)
+                elif key.name == ALL:
                     perms.events.update(EVENT_NAMES)
                 else:
-                    perms.events.add(name)
+                    perms.events.add(key.name)
         allowed_api = params.get("esl-allowed-api")
         if allowed_api:
-            perms.api = set(split_list(allowed_api))
+            perms.api = set(split_allowed_list(allowed_api))
         if "esl-allowed-log" in params:
             perms.log = switch_true(params["esl-allowed-log"])
         return perms

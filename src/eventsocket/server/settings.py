@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from eventsocket.switch.config import ConfDir, c_atoi, switch_true
+from eventsocket.protocol.compat import atoi, switch_true
+from eventsocket.switch.config import ConfDir
 
 __all__ = [
     "DEFAULT_INBOUND_ACL",
@@ -147,11 +148,11 @@ class EventSocketSettings:
             if name == "listen-ip":
                 listen_ip = value
             elif name == "debug":
-                settings.debug = c_atoi(value)
+                settings.debug = atoi(value)
             elif name == "nat-map":
                 pass  # read, then forced off by FreeSWITCH itself
             elif name == "listen-port":
-                port = c_atoi(value)
+                port = atoi(value)
                 if not 0 <= port <= 65535:
                     log.warning(
                         "event_socket.conf: listen-port %r is not a port; using %d",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eventsocket.protocol.eventlist import ALL, CUSTOM, EVENT_NAMES
 from eventsocket.protocol.events import Event, EventFormat
 from eventsocket.protocol.selection import filters_accept
-from eventsocket.switch.eventtypes import ALL, CUSTOM, EVENT_NAMES
 
 
 @dataclass(slots=True)

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid as uuidlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from eventsocket.protocol.compat import atoi, switch_true
 from eventsocket.protocol.events import Event
-from eventsocket.protocol.framing import atoi
 from eventsocket.protocol.message import Request
-from eventsocket.switch.channel import CS, CallerProfile, Channel
+from eventsocket.switch.channel import CS, CallerProfile, Channel, Codec
 from eventsocket.switch.dialstring import Leg, parse_dial_string
-from eventsocket.switch.endpoints import ENDPOINTS, Endpoint, OriginateFailure
-from eventsocket.switch.session import Application, Session
+from eventsocket.switch.session import Application, Session, SessionEndpoint
 
 if TYPE_CHECKING:
     from eventsocket.switch.core import SwitchCore
@@ -26,6 +25,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("eventsocket.calls")
 
 ORIGINATE_VARIABLES_SKIPPED = frozenset({"origination_uuid"})
+
+
+class OriginateFailure(Exception):
+    """An outbound leg could not be created or did not connect; ``cause`` is the hangup cause."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class Endpoint(SessionEndpoint, Protocol):
+    """An endpoint module as the call layer uses it (``eventsocket.switch.endpoints`` has them).
+
+    Endpoints create sessions through the call layer, so they sit above it and are
+    registered into it (:meth:`CallManager.add_endpoint`) rather than imported by it.
+    """
+
+    name: str
+    module: str
+    codec: Codec
+
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        """A new outbound leg (not started) towards ``leg``; raises :class:`OriginateFailure`."""
+        ...
 
 
 class CallManager:
@@ -37,12 +62,12 @@ class CallManager:
         self.applications: dict[str, Application] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self._session_id = 0
-        for endpoint_type in ENDPOINTS:
-            endpoint = endpoint_type()
-            self.endpoints[endpoint.name] = endpoint
-            core.add_interface("endpoint", endpoint.name, endpoint.module)
 
     # -- registry -------------------------------------------------------------------------------
+
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        self.endpoints[endpoint.name] = endpoint
+        self.core.add_interface("endpoint", endpoint.name, endpoint.module)
 
     def add_application(
         self,
@@ -278,7 +303,7 @@ class CallManager:
                     session.hangup("ALLOTTED_TIMEOUT")  # leg_timeout: this leg alone gives up
             alive = [s for s in alive if s.ready]
             for session in alive:
-                ignore_early = (session.get_variable("ignore_early_media") or "").lower() == "true"
+                ignore_early = switch_true(session.get_variable("ignore_early_media"))
                 early = session.channel.early_media and not ignore_early
                 if early_ok is False:
                     early = False
@@ -555,7 +580,7 @@ class CallManager:
         # whoever is left follows FreeSWITCH's default: park_after_bridge, else hang up
         for leg, other in ((a, b), (b, a)):
             if leg.ready and leg.channel.state == CS.CS_EXCHANGE_MEDIA:
-                if (leg.get_variable("park_after_bridge") or "").lower() == "true":
+                if switch_true(leg.get_variable("park_after_bridge")):
                     leg.set_state(CS.CS_PARK)
                 else:
                     leg.hangup(other.channel.hangup_cause or "NORMAL_CLEARING")

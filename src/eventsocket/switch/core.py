@@ -1,9 +1,13 @@
-"""The embedded switch core: identity, globals, event bus, log, API commands, statistics.
+"""The embedded switch core: identity, globals, event bus, log, the API registry, statistics.
 
-It knows nothing about sockets. The server reaches it through a narrow surface
-(run an API command, fire/subscribe events, subscribe to the log, find a directory
-user, and for calls the session methods added by the call layer), so any object
-offering the same surface can stand behind the server.
+It knows nothing about sockets, calls or the modules loaded into it: like FreeSWITCH's
+core, it offers registries (API commands, interfaces, ``show`` tables) that modules
+fill when they load. ``eventsocket.switch.builder`` is where the modules are loaded;
+the call layer sits above this module and is given the core, never the reverse.
+
+The API registry lives here rather than in ``switch.api`` because every command
+receives an :class:`ApiCall` carrying the core: the command modules depend on the
+core, and the core depends on none of them.
 """
 
 from __future__ import annotations
@@ -12,13 +16,11 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eventsocket.protocol.events import Event
-from eventsocket.protocol.message import Request
-from eventsocket.switch.api import ApiCall, ApiError, ApiRegistry
+from eventsocket.protocol.events import Event, HeaderValue
 from eventsocket.switch.bus import EventBus
 from eventsocket.switch.clock import Clock
 from eventsocket.switch.expand import expand
@@ -31,11 +33,79 @@ from eventsocket.switch.identity import (
 from eventsocket.switch.log import LogLine, LogListener
 
 if TYPE_CHECKING:
-    from eventsocket.switch.api.show import ShowProvider
-    from eventsocket.switch.apps.socket import OutboundConnector
     from eventsocket.switch.config import ConfDir
+    from eventsocket.switch.control import BusFeed
 
 log = logging.getLogger("eventsocket.core")
+
+
+# -- the API registry ---------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """The command failed in a way FreeSWITCH reports as "Command not found"."""
+
+
+@dataclass(slots=True)
+class ApiCall:
+    """One execution of an API command."""
+
+    core: SwitchCore
+    command: str
+    args: str
+    session_uuid: str | None = None
+
+
+ApiResult = str | Awaitable[str]
+ApiFunction = Callable[[ApiCall], ApiResult]
+
+
+@dataclass(slots=True, frozen=True)
+class ApiCommand:
+    name: str
+    description: str
+    syntax: str
+    module: str
+    function: ApiFunction
+
+
+class ApiRegistry:
+    """Name -> command, case-insensitive, in registration order."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, ApiCommand] = {}
+
+    def add(self, name: str, description: str, syntax: str, module: str, function: ApiFunction) -> None:
+        self._commands[name.lower()] = ApiCommand(name, description, syntax, module, function)
+
+    def command(
+        self, name: str, description: str = "", syntax: str = "", module: str = "mod_commands"
+    ) -> Callable[[ApiFunction], ApiFunction]:
+        """Decorator form of :meth:`add`."""
+
+        def decorate(function: ApiFunction) -> ApiFunction:
+            self.add(name, description, syntax, module, function)
+            return function
+
+        return decorate
+
+    def get(self, name: str) -> ApiCommand | None:
+        return self._commands.get(name.lower())
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._commands
+
+    def __iter__(self) -> Iterator[ApiCommand]:
+        return iter(self._commands.values())
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+
+#: A ``show <what>`` table: column names and rows.
+Table = tuple[Sequence[str], list[list[str]]]
+#: What a module contributes to ``show`` (the call layer adds ``channels``, ``calls``...).
+ShowProvider = Callable[["SwitchCore", list[str]], Table]
 
 
 @dataclass(slots=True)
@@ -145,27 +215,6 @@ class SwitchCore:
         self.version = FREESWITCH_VERSION
         self.version_full = FREESWITCH_VERSION_FULL
         self.version_revision = FREESWITCH_VERSION_REVISION
-        self._load_modules()
-
-    def _load_modules(self) -> None:
-        from eventsocket.switch.api import core as core_api
-
-        core_api.register(self)
-        from eventsocket.switch.api import channels as channel_api
-        from eventsocket.switch.apps import bridge as bridge_apps
-        from eventsocket.switch.apps import core as core_apps
-        from eventsocket.switch.apps import media as media_apps
-        from eventsocket.switch.apps import socket as socket_apps
-        from eventsocket.switch.calls import CallManager
-
-        self.calls = CallManager(self)
-        channel_api.register(self)
-        # the event socket server plugs in here; without one, ``socket`` fails and the dialplan goes on
-        self.outbound_connector: OutboundConnector | None = None
-        for family in (core_apps, bridge_apps, media_apps, socket_apps):
-            family.register(self.calls)
-        self.add_interface("management", "event_socket", "mod_event_socket")
-        self.add_interface("api", "event_sink", "mod_event_socket", "event_sink", "<web data>")
 
     def add_interface(
         self, type_: str, name: str, module: str, description: str = "", syntax: str = ""
@@ -420,20 +469,6 @@ class SwitchCore:
             except Exception:
                 log.exception("log listener failed")
 
-    # -- calls, for the socket layer ------------------------------------------------------------
-
-    def queue_message(self, uuid: str, request: Request) -> bool:
-        """``sendmsg <uuid>``: queue the command on that channel; False when there is no such channel."""
-        return self.calls.queue_message(uuid, request)
-
-    def deliver_session_event(self, uuid: str, event: Event) -> bool:
-        """``sendevent`` with a live channel's Unique-ID: hand the event to that channel."""
-        return self.calls.deliver_event(uuid, event)
-
-    def channel_variables(self, uuid: str) -> dict[str, str] | None:
-        session = self.calls.get(uuid)
-        return session.channel.variables if session is not None else None
-
     # -- directory ---------------------------------------------------------------------------
 
     def find_user(self, user: str, domain: str) -> dict[str, str] | None:
@@ -445,3 +480,22 @@ class SwitchCore:
 
     def interfaces_of(self, type_: str) -> Iterable[Interface]:
         return (i for i in self.interfaces if i.type == type_)
+
+    # -- events, for the event socket server (eventsocket.server.backend.SwitchBackend) ------------
+
+    def open_event_feed(self, listener: Callable[[Event], None]) -> BusFeed:
+        """Every event, to ``listener``: the socket selects for itself, so a feed needs no updates."""
+        from eventsocket.switch.control import BusFeed
+
+        return BusFeed(self.bus, listener)
+
+    def fire_event(self, event: Event) -> None:
+        self.bus.fire(event)
+
+    def fire_new_event(self, build: Callable[[], Event]) -> None:
+        self.bus.fire_new(build)
+
+    def standard_headers(
+        self, name: str, calling_file: str, calling_function: str, calling_line: int
+    ) -> list[tuple[str, HeaderValue]]:
+        return self.bus.standard_headers(name, calling_file, calling_function, calling_line)

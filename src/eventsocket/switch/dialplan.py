@@ -16,22 +16,21 @@ included, because dialplans written for FreeSWITCH must route the same here:
 
 It is sans-I/O and channel-agnostic: the caller hands in the caller-profile fields, the channel
 variables, an expander and a way to run inline applications, and gets a list of actions back.
+PCRE matching and ``$N`` substitution are :mod:`eventsocket.switch.regex`'s.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
-import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from eventsocket.switch.config import c_atoi, switch_true
+from eventsocket.protocol.compat import atoi, switch_is_number, switch_true
+from eventsocket.switch.regex import NO_MATCH, Capture, perform, push_captures, substitute
 
 __all__ = ["DialplanAction", "Expand", "RunInline", "XmlDialplan", "parse_inline_dialplan"]
 
@@ -72,281 +71,6 @@ class DialplanAction:
     inline: bool = False
 
 
-# -- regular expressions ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Match:
-    """What switch_regex_perform() leaves behind: PCRE's match count and the captured groups.
-
-    ``count`` is 0 on no match, else one more than the highest group that took part in the match,
-    which is how many values ``DP_MATCH`` receives. ``groups[0]`` is the whole match; a group that
-    did not take part is None (PCRE2 reports it unset, so ``$N`` gives nothing for it).
-    """
-
-    count: int
-    groups: tuple[str | None, ...] = ()
-
-    def group(self, number: int) -> str | None:
-        if 0 <= number < self.count:
-            return self.groups[number]
-        return None
-
-
-_NO_MATCH = _Match(0)
-
-# POSIX classes inside [...]: PCRE knows them, Python's re does not.
-_POSIX_CLASSES = {
-    "alpha": "a-zA-Z",
-    "digit": "0-9",
-    "alnum": "a-zA-Z0-9",
-    "upper": "A-Z",
-    "lower": "a-z",
-    "space": r" \t\n\r\f\v",
-    "blank": r" \t",
-    "xdigit": "0-9A-Fa-f",
-    "word": r"\w",
-    "punct": r"!-/:-@\[-`{-~",
-    "cntrl": r"\x00-\x1f\x7f",
-    "print": r"\x20-\x7e",
-    "graph": r"\x21-\x7e",
-}
-
-
-def _group_name(pattern: str, start: int, close: str) -> tuple[str, int] | None:
-    """The group name starting at ``start`` and ending before ``close``, and the index after it."""
-    end = pattern.find(close, start)
-    if end <= start:
-        return None
-    return pattern[start:end], end + 1
-
-
-def _translate_pcre(pattern: str) -> str:
-    """Rewrite the PCRE constructs that Python's ``re`` spells differently or lacks.
-
-    Dialplans are written for PCRE; most of PCRE is also Python syntax, and this covers the rest
-    that dialplans use: named groups ``(?<n>...)`` / ``(?'n'...)`` and their back-references,
-    ``\\z`` / ``\\Z``, ``\\Q...\\E``, ``\\h``, ``\\e``, ``\\x{hh}`` and POSIX classes in brackets.
-    Anything else Python rejects makes the expression fail to compile, as a bad one would.
-    """
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_class = False
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            if nxt == "Q":
-                end = pattern.find("\\E", i + 2)
-                literal = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
-                out.append(re.escape(literal))
-                i = n if end < 0 else end + 2
-                continue
-            if nxt == "x" and i + 2 < n and pattern[i + 2] == "{":
-                end = pattern.find("}", i + 3)
-                digits = pattern[i + 3 : end] if end > 0 else ""
-                if digits and all(ch in "0123456789abcdefABCDEF" for ch in digits):
-                    out.append(f"\\U{int(digits, 16):08x}")
-                    i = end + 1
-                    continue
-            if nxt == "h":
-                out.append(r" \t" if in_class else r"[ \t]")
-                i += 2
-                continue
-            if nxt == "e":
-                out.append(r"\x1b")
-                i += 2
-                continue
-            if not in_class:
-                if nxt == "z":
-                    out.append(r"\Z")
-                    i += 2
-                    continue
-                if nxt == "Z":
-                    out.append(r"(?=\n?\Z)")
-                    i += 2
-                    continue
-                if nxt == "k" and i + 2 < n and pattern[i + 2] in "<{'":
-                    named = _group_name(pattern, i + 3, {"<": ">", "{": "}", "'": "'"}[pattern[i + 2]])
-                    if named:
-                        out.append(f"(?P={named[0]})")
-                        i = named[1]
-                        continue
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if c == "[" and pattern.startswith("[:", i):
-                end = pattern.find(":]", i + 2)
-                posix = _POSIX_CLASSES.get(pattern[i + 2 : end]) if end > 0 else None
-                if posix is not None:
-                    out.append(posix)
-                    i = end + 2
-                    continue
-            if c == "]":
-                in_class = False
-                out.append(c)
-            elif c in "[&~|":
-                # Literal in PCRE; escaped so Python never reads them as set operations.
-                out.append("\\" + c)
-            else:
-                out.append(c)
-            i += 1
-            continue
-        if c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pattern[i] == "]":
-                out.append(r"\]")
-                i += 1
-            continue
-        if pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
-            out.append("(?P<")
-            i += 3
-            continue
-        if pattern.startswith("(?'", i):
-            named = _group_name(pattern, i + 3, "'")
-            if named:
-                out.append(f"(?P<{named[0]}>")
-                i = named[1]
-                continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _ast2regex(pattern: str) -> str:
-    """switch_ast2regex(): Asterisk-style ``_NXXXXXX`` patterns (``N`` 2-9, ``X`` 0-9, ``Z`` 1-9,
-    ``.`` anything), anchored at both ends."""
-    table = {"N": "[2-9]", "X": "[0-9]", "Z": "[1-9]", ".": ".*"}
-    return "^" + "".join(table.get(ch, ch) for ch in pattern) + "$"
-
-
-@lru_cache(maxsize=1024)
-def _compile(expression: str) -> re.Pattern[str] | None:
-    """Compile a dialplan expression as switch_regex_perform() reads it, or None if it is invalid.
-
-    A leading ``_`` makes it an Asterisk-style pattern; ``/regex/flags`` takes the flags ``i``
-    (caseless) and ``s`` (dot matches newline), and without the closing ``/`` it is an error.
-    PCRE2 runs without UTF, so ``\\d``, ``\\w`` and caseless matching are ASCII-only: ``re.ASCII``.
-    """
-    if expression.startswith("_"):
-        expression = _ast2regex(expression[1:])
-    flags = re.ASCII
-    if expression.startswith("/"):
-        body = expression[1:]
-        slash = body.rfind("/")
-        if slash < 0:
-            log.error("Regular Expression Error expression[%s] missing ending '/' delimeter", expression)
-            return None
-        options = body[slash + 1 :]
-        expression = body[:slash]
-        if "i" in options:
-            flags |= re.IGNORECASE
-        if "s" in options:
-            flags |= re.DOTALL
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return re.compile(_translate_pcre(expression), flags)
-    except (re.error, ValueError, OverflowError) as exc:
-        log.error("COMPILE ERROR: [%s][%s]", exc, expression)
-        return None
-
-
-def _perform(subject: str, expression: str) -> _Match:
-    """switch_regex_perform(): an unanchored search of ``subject``."""
-    pattern = _compile(expression)
-    if pattern is None:
-        return _NO_MATCH
-    found = pattern.search(subject)
-    if found is None:
-        return _NO_MATCH
-    groups: tuple[str | None, ...] = (found.group(0), *found.groups())
-    count = max(i for i, value in enumerate(groups) if value is not None) + 1
-    return _Match(count, groups[:count])
-
-
-@dataclass(slots=True)
-class _Capture:
-    """The regex whose groups ``$N`` and ``DP_MATCH`` draw on for a condition's actions."""
-
-    field_data: str
-    match: _Match
-
-
-def _substitute(data: str, capture: _Capture) -> str:
-    """switch_perform_substitution(): replace ``$N`` and ``${N}`` in ``data`` by capture group N.
-
-    Transcribed state machine and all, so odd input (``${12x``, ``$300``) comes out as it does
-    from FreeSWITCH: a group that does not exist gives nothing, a ``$`` not followed by a digit is
-    kept, and the output stops at the buffer size FreeSWITCH allocates, (len(data) +
-    len(field) + 10) * match count, less the terminator.
-    """
-    # With no match FreeSWITCH allocates nothing (undefined behaviour); one match's worth is used.
-    limit = (len(data) + len(capture.field_data) + 10) * max(capture.match.count, 1) - 1
-    out: list[str] = []
-    index: list[str] = [""] * 10  # the C index[10] buffer; its fill level z survives an error
-    z = 0
-    x = 0
-    n = len(data)
-
-    while len(out) < limit and x < n:
-        if data[x] != "$":
-            out.append(data[x])
-            x += 1
-            continue
-        x += 1
-        brace = x < n and data[x] == "{"
-        if brace:
-            x += 1
-        if not (x < n and _is_digit(data[x])):
-            x -= brace
-            out.append(data[x - 1])
-            continue
-        while x < n and _is_digit(data[x]) and z < len(index) - 1:
-            index[z] = data[x]
-            z += 1
-            x += 1
-        if brace:
-            if not (x < n and data[x] == "}"):
-                x = max(x - (z - 1), 1)
-                out.append(data[x - 1])
-                continue
-            x += 1
-        index[z] = ""
-        number = c_atoi("".join(index[:z]))
-        z = 0
-        if number < 0 or number > 256:
-            number = -1
-        value = capture.match.group(number)
-        if value:
-            out.extend(value[: limit - len(out)])
-    return "".join(out)
-
-
-def _is_digit(ch: str) -> bool:
-    return "0" <= ch <= "9"
-
-
-def _push_captures(variables: MutableMapping[str, str], name: str, match: _Match) -> None:
-    """switch_capture_regex() into channel variable ``name``: whole match then each group.
-
-    The values are pushed onto the variable, so with more than one it reads as FreeSWITCH shows
-    an array variable, ``ARRAY::whole|:group1|:...``. The variable is cleared first.
-    """
-    variables.pop(name, None)
-    values = [value for value in match.groups[: match.count] if value is not None]
-    if len(values) == 1:
-        variables[name] = values[0]
-    elif values:
-        variables[name] = "ARRAY::" + "|:".join(values)
-
-
 # -- date and time conditions ----------------------------------------------------------------
 
 _TIME_ATTRS = (
@@ -365,14 +89,8 @@ _TIME_ATTRS = (
     "tz-offset",
     "dst",
 )
-_IS_NUMBER = re.compile(r"[+-]?[0-9.]*")
 _DOW = {"sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7}
 _DOW_EOF, _DOW_ERR, _DOW_COMMA, _DOW_HYPHEN = -1, -2, ord(","), ord("-")
-
-
-def _is_number(text: str) -> bool:
-    """switch_is_number(): digits and dots after an optional sign."""
-    return _IS_NUMBER.fullmatch(text) is not None
 
 
 def _strtol(text: str, start: int) -> tuple[int, int]:
@@ -455,8 +173,8 @@ def _tod_cmp(expression: str, value: int) -> bool:
             continue
         minute, _, second = rest[:dash].partition(":")
         max_minute, _, max_second = max_rest.partition(":")
-        start = c_atoi(hour) * 3600 + c_atoi(minute) * 60 + c_atoi(second or "00")
-        end = c_atoi(max_hour) * 3600 + c_atoi(max_minute) * 60 + c_atoi(max_second or "00")
+        start = atoi(hour) * 3600 + atoi(minute) * 60 + atoi(second or "00")
+        end = atoi(max_hour) * 3600 + atoi(max_minute) * 60 + atoi(max_second or "00")
         if (start <= value <= end) if start <= end else (value >= start or value <= end):
             return True
     return False
@@ -621,7 +339,7 @@ class XmlDialplan:
             if do_break not in _BREAKS:
                 do_break = _ON_FALSE
             anti_action = True
-            capture: _Capture | None = None
+            capture: Capture | None = None
 
             # A date/time test and a field test on one condition are not ANDed in FreeSWITCH:
             # a passing time test already selects the actions, whatever the regex says.
@@ -640,7 +358,7 @@ class XmlDialplan:
                 field_name = xcond.get("field")
                 if field_name is not None:
                     field_data = self._field_data(field_name, hunt)
-                    match = _perform(field_data, expression)
+                    match = perform(field_data, expression)
                     proceed = match.count
                     log.debug(
                         "Dialplan: Regex (%s) [%s] %s(%s) =~ /%s/ break=%s",
@@ -654,7 +372,7 @@ class XmlDialplan:
                     if match.count:
                         anti_action = False
                     if "(" in expression:
-                        capture = _Capture(field_data, match)
+                        capture = Capture(field_data, match)
                 elif time_match == -1:
                     anti_action = False
                     proceed = 1
@@ -665,11 +383,11 @@ class XmlDialplan:
                     proceed = 1
             else:
                 if capture is not None:
-                    _push_captures(hunt.variables, "DP_MATCH", capture.match)
+                    push_captures(hunt.variables, "DP_MATCH", capture.match)
                 for xaction in xcond.findall("action"):
                     data = _action_data(xaction)
                     if capture is not None:
-                        data = _substitute(data, capture)
+                        data = substitute(data, capture)
                     self._add(xaction, data, hunt)
 
             if (
@@ -690,7 +408,7 @@ class XmlDialplan:
 
     def _regex_children(
         self, xcond: ET.Element, hunt: _Hunt, proceed: int
-    ) -> tuple[int, bool, _Capture | None]:
+    ) -> tuple[int, bool, Capture | None]:
         """A ``regex="all|any|xor"`` condition: test its ``<regex>`` children.
 
         Returns the new ``proceed``, whether the condition passed, and the regex whose captures
@@ -707,24 +425,24 @@ class XmlDialplan:
         for name in [name for name in hunt.variables if name.startswith(_REGEX_MATCH_PREFIX)]:
             del hunt.variables[name]
 
-        saved: tuple[_Capture, int] | None = None
-        live: _Capture | None = None
+        saved: tuple[Capture, int] | None = None
+        live: Capture | None = None
         for total, xregex in enumerate(xcond.findall("regex"), start=1):
             live = None
             regex_time_match = self._datetime_check(xregex, hunt.variables)
             raw_expression = _expression_of(xregex)
             expression = hunt.expand(raw_expression, hunt.variables)
             field_name = xregex.get("field")
-            match = _NO_MATCH
+            match = NO_MATCH
             field_data = ""
             if field_name is not None:
                 field_data = self._field_data(field_name, hunt)
-                match = _perform(field_data, expression)
+                match = perform(field_data, expression)
                 proceed = match.count
                 # FreeSWITCH still holds this regex if the loop stops here, but only reads it
                 # back when its expression needed no expansion.
                 if expression == raw_expression and "(" in expression:
-                    live = _Capture(field_data, match)
+                    live = Capture(field_data, match)
                 if match.count:
                     passed += 1
                     if not match_all and not xor:
@@ -743,8 +461,8 @@ class XmlDialplan:
                 if match_all:
                     break
             if field_name is not None and "(" in expression:
-                _push_captures(hunt.variables, f"{_REGEX_MATCH_PREFIX}_{total}", match)
-                saved = (_Capture(field_data, match), proceed)
+                push_captures(hunt.variables, f"{_REGEX_MATCH_PREFIX}_{total}", match)
+                saved = (Capture(field_data, match), proceed)
             live = None
 
         ok = passed == 1 if xor else bool((match_all and not failed) or (not match_all and passed))
@@ -765,7 +483,7 @@ class XmlDialplan:
         application = xaction.get("application", "")
         inline = switch_true(xaction.get("inline"))
         loop = xaction.get("loop")
-        for _ in range(c_atoi(loop) if loop is not None else 1):
+        for _ in range(atoi(loop) if loop is not None else 1):
             log.debug("Dialplan: Action %s(%s) %s", application, data, "INLINE" if inline else "")
             if inline:
                 self._run_inline(application, data, hunt)
@@ -828,8 +546,8 @@ class XmlDialplan:
             local = local.astimezone()
         offset: int | None = None
         tz_offset_var = variables.get("tod_tz_offset")
-        if tz_offset_var and _is_number(tz_offset_var):
-            offset = c_atoi(tz_offset_var)
+        if tz_offset_var and switch_is_number(tz_offset_var):
+            offset = atoi(tz_offset_var)
         tm = local
         if offset is not None:
             tm = local.astimezone(timezone(timedelta(hours=offset)))
@@ -844,7 +562,7 @@ class XmlDialplan:
         match = True
         tz_offset = attrs["tz-offset"]
         if tz_offset is not None:
-            wanted = c_atoi(tz_offset) if tz_offset and _is_number(tz_offset) else effective
+            wanted = atoi(tz_offset) if tz_offset and switch_is_number(tz_offset) else effective
             match = wanted == effective
         dst = attrs["dst"]
         if match and dst:

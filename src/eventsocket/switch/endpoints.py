@@ -17,24 +17,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.protocol.framing import atoi
+from eventsocket.protocol.compat import atoi, switch_true
+from eventsocket.switch.calls import OriginateFailure
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
-
-_TRUE = ("true", "yes", "on", "1", "enabled", "active", "allow")
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
     from eventsocket.switch.dialstring import Leg
     from eventsocket.switch.session import Session
-
-
-class OriginateFailure(Exception):
-    """An outbound leg could not be created or did not connect; ``cause`` is the hangup cause."""
-
-    def __init__(self, cause: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
 
 
 class Endpoint:
@@ -82,16 +73,16 @@ class NullEndpoint(Endpoint):
             cause = leg.destination[6:]
         if cause is not None:
             raise OriginateFailure(cause_lookup(cause) or "NORMAL_CLEARING")
-        if caller is not None and (caller.get_variable("null_no_pre_answer") or "").lower() not in _TRUE:
+        if caller is not None and not switch_true(caller.get_variable("null_no_pre_answer")):
             caller.pre_answer()
         return super().create(manager, leg, variables, caller)
 
     async def on_consume_media(self, session: Session) -> None:
         get = session.get_variable
-        if (get("null_pre_answer") or "").lower() in _TRUE:
+        if switch_true(get("null_pre_answer")):
             session.pre_answer()
         auto = get("null_enable_auto_answer")
-        if auto is not None and auto.lower() not in _TRUE:
+        if auto is not None and not switch_true(auto):
             return
         delay = min(max(atoi(get("null_auto_answer_delay") or "0"), 0), 60000)
         if delay and await session.wait(delay / 1000.0, messages=False, stop_on_state=False) == "hangup":

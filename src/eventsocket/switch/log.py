@@ -35,7 +35,7 @@ def level_from_text(text: str) -> int | None:
     """``switch_log_str2level``: a number (digits, "-" and "." as ``switch_is_number`` allows,
     read with atoi and clamped), or a level name in any case; None when invalid."""
     if text and all(ch in "-.0123456789" for ch in text):
-        from eventsocket.protocol.framing import atoi
+        from eventsocket.protocol.compat import atoi
 
         value = atoi(text)
         return 63 if value > 64 else max(0, value)

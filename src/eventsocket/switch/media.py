@@ -25,6 +25,8 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventsocket.protocol.compat import atof, atoi
+
 __all__ = [
     "DEFAULT_RATE",
     "SPEECH_SECONDS_PER_WORD",
@@ -116,21 +118,6 @@ def _bad_format(path: str) -> MediaError:
 
 
 # --------------------------------------------------------------------------- C helpers
-
-_ATOI = re.compile(r"\s*([+-]?\d+)")
-_ATOF = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
-
-
-def _atoi(text: str) -> int:
-    """C's ``atoi``: the leading integer, 0 when there is none (FreeSWITCH parses this way)."""
-    m = _ATOI.match(text)
-    return int(m.group(1)) if m else 0
-
-
-def _atof(text: str) -> float:
-    m = _ATOF.match(text)
-    return float(m.group(1)) if m else 0.0
-
 
 def _c_div(a: int, b: int) -> int:
     """C integer division (truncates toward zero)."""
@@ -263,15 +250,15 @@ def _teletone_run(cmd: str, st: _ToneState, play_rate: int, out: list[ToneSegmen
             if buf[cur + 1] == "=":
                 key, value = buf[cur], _cstr(buf, cur + 2)
                 if key == "r":
-                    st.rate = _atoi(value)
+                    st.rate = atoi(value)
                 elif key == "d":
-                    st.duration = _atoi(value) * per_ms
+                    st.duration = atoi(value) * per_ms
                 elif key == "w":
-                    st.wait = _atoi(value) * per_ms
+                    st.wait = atoi(value) * per_ms
                 elif key == "l":
-                    st.loops = _atoi(value)
+                    st.loops = atoi(value)
                 elif key == "L" and not looping:
-                    big = _atoi(value)
+                    big = atoi(value)
                     if big > 0:
                         st.big_loops = big
                         looping = True
@@ -300,11 +287,11 @@ def _teletone_run(cmd: str, st: _ToneState, play_rate: int, out: list[ToneSegmen
                                 nxt += 1
                             field = _cstr(buf, p)
                             if i == 0:
-                                tmp_duration = _atoi(field) * per_ms
+                                tmp_duration = atoi(field) * per_ms
                             elif i == 1:
-                                tmp_wait = _atoi(field) * per_ms
+                                tmp_wait = atoi(field) * per_ms
                             else:
-                                freqs.append(_atof(field))
+                                freqs.append(atof(field))
                             i += 1
                             if nxt < 0 or i - 2 >= _TELETONE_MAX_TONES:
                                 break
@@ -368,10 +355,10 @@ def parse_tone_stream(spec: str, *, rate: int = DEFAULT_RATE) -> ToneStream:
     loops = 0
     mark = _LOOPS_MARK.search(body)
     if mark:
-        loops = _atoi(body[mark.end() :])
+        loops = atoi(body[mark.end() :])
         body = body[: mark.start()]
     if "loops" in params:
-        loops = _atoi(params["loops"])
+        loops = atoi(params["loops"])
     play_rate = rate if rate > 0 else DEFAULT_RATE
     st = _ToneState(rate=play_rate)
     out: list[ToneSegment] = []
@@ -511,7 +498,7 @@ def playback_duration(spec: str, *, sounds_dir: Path | None = None, rate: int = 
         raise MediaError("Invalid file spec []", path=spec)
     lower = body.lower()
     if lower.startswith("silence_stream://"):
-        ms = _atoi(body[17:])
+        ms = atoi(body[17:])
         return ms / 1000.0 if ms > 0 else math.inf
     if lower.startswith("tone_stream://"):
         return parse_tone_stream(spec, rate=rate).seconds

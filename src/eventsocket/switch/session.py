@@ -19,17 +19,16 @@ import time
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from eventsocket.protocol.compat import atoi, switch_true
 from eventsocket.protocol.events import Event, HeaderValue
-from eventsocket.protocol.framing import atoi
 from eventsocket.protocol.message import Request
 from eventsocket.switch.causes import cause_from_text, cause_number
 from eventsocket.switch.channel import CALL_STATES, CS, Channel
 
 if TYPE_CHECKING:
-    from eventsocket.switch.calls import CallManager
-    from eventsocket.switch.endpoints import Endpoint
+    from eventsocket.switch.core import SwitchCore
 
 log = logging.getLogger("eventsocket.session")
 
@@ -46,6 +45,52 @@ def is_dtmf(char: str) -> bool:
     return char in "0123456789ABCDabcd#*wWfF"
 
 
+class CallLayer(Protocol):
+    """What a session, and the applications and API commands acting on it, ask of the call layer.
+
+    The call layer (``eventsocket.switch.calls.CallManager``) creates sessions and so
+    sits above this module; a session reaches back to it only through this interface,
+    as FreeSWITCH's session code calls into ``switch_ivr`` and the module registry.
+    """
+
+    core: SwitchCore
+    applications: dict[str, Application]
+
+    def forget(self, session: Session) -> None: ...
+    async def route(self, session: Session) -> None: ...
+    def transfer(
+        self, session: Session, destination: str, dialplan: str = ..., context: str = ...
+    ) -> None: ...
+    def transfer_to_extension(self, session: Session, apps: list[tuple[str, str]]) -> None: ...
+    async def originate(
+        self,
+        dial_string: str,
+        *,
+        caller: Session | None = ...,
+        timeout: float = ...,
+        extra_variables: dict[str, str] | None = ...,
+        return_on_early_media: bool | None = ...,
+    ) -> Session: ...
+    async def bridge(self, a: Session, b: Session) -> str: ...
+    def unbridge(self, session: Session) -> None: ...
+
+
+class SessionEndpoint(Protocol):
+    """What a session asks of the endpoint module that created it (its far end)."""
+
+    async def on_init(self, session: Session) -> None:
+        """CS_INIT, before CHANNEL_CREATE: what the endpoint does first."""
+
+    async def on_consume_media(self, session: Session) -> None:
+        """CS_CONSUME_MEDIA: an outbound leg waiting while an originate rings it."""
+
+    async def on_hangup(self, session: Session) -> None:
+        """When the channel enters CS_HANGUP."""
+
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        """A digit sent to this channel's far end."""
+
+
 class Hangup(Exception):
     """Raised inside an application when its channel has hung up."""
 
@@ -57,7 +102,7 @@ def _usec(now: float) -> int:
 class Session:
     """The runtime of one channel."""
 
-    def __init__(self, manager: CallManager, channel: Channel, endpoint: Endpoint) -> None:
+    def __init__(self, manager: CallLayer, channel: Channel, endpoint: SessionEndpoint) -> None:
         self.manager = manager
         self.core = manager.core
         self.channel = channel
@@ -580,7 +625,7 @@ class Session:
         app_uuid = request.get("event-uuid")
         if request.get("event-uuid-name"):
             self.set_variable("app_uuid_name", request.get("event-uuid-name"))
-        lock = (request.get("event-lock") or "").lower() == "true"
+        lock = switch_true(request.get("event-lock"))
         previous_lock = self.event_lock
         if lock:
             self.event_lock = True

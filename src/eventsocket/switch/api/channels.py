@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from eventsocket.switch.api import ApiCall
-from eventsocket.switch.api.show import Table
+from eventsocket.switch.calls import OriginateFailure
 from eventsocket.switch.causes import cause_from_text
 from eventsocket.switch.channel import CS
+from eventsocket.switch.core import Table
 from eventsocket.switch.dialstring import separate_args
-from eventsocket.switch.endpoints import OriginateFailure
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
@@ -24,15 +25,7 @@ ORIGINATE_SYNTAX = (
 NO_SUCH_CHANNEL = "-ERR No such channel!\n"
 
 
-def _calls(call: ApiCall) -> CallManager:
-    return call.core.calls
-
-
-def _session(call: ApiCall, uuid: str) -> Session | None:
-    return call.core.calls.get(uuid)
-
-
-async def originate(call: ApiCall) -> str:
+async def originate(calls: CallManager, call: ApiCall) -> str:
     args = separate_args(call.args)
     if len(args) < 2 or len(args) > 7:
         return f"-USAGE: {ORIGINATE_SYNTAX}\n"
@@ -48,7 +41,7 @@ async def originate(call: ApiCall) -> str:
     except ValueError:
         timeout = 60.0
     try:
-        session = await _calls(call).originate(url, timeout=timeout, extra_variables=extra)
+        session = await calls.originate(url, timeout=timeout, extra_variables=extra)
     except OriginateFailure as failure:
         return f"-ERR {failure.cause}\n"
     start_originated(session, exten, dialplan or "XML", context or "default")
@@ -69,27 +62,27 @@ def start_originated(session: Session, exten: str, dialplan: str, context: str) 
     session.manager.transfer(session, exten, dialplan, context)
 
 
-def uuid_kill(call: ApiCall) -> str:
+def uuid_kill(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if not args:
         return "-USAGE: <uuid> [cause]\n"
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
     session.hangup(cause_from_text(args[1]) if len(args) > 1 else "NORMAL_CLEARING")
     return "+OK\n"
 
 
-def uuid_answer(call: ApiCall) -> str:
-    session = _session(call, call.args.split()[0]) if call.args.split() else None
+def uuid_answer(calls: CallManager, call: ApiCall) -> str:
+    session = calls.get(call.args.split()[0]) if call.args.split() else None
     if session is None:
         return "-ERROR\n"
     session.answer_call()
     return "+OK\n"
 
 
-def uuid_pre_answer(call: ApiCall) -> str:
-    session = _session(call, call.args.split()[0]) if call.args.split() else None
+def uuid_pre_answer(calls: CallManager, call: ApiCall) -> str:
+    session = calls.get(call.args.split()[0]) if call.args.split() else None
     if session is None:
         return "-ERROR\n"
     session.pre_answer()
@@ -105,20 +98,20 @@ def park_session(session: Session) -> None:
     session.set_state(CS.CS_PARK)
 
 
-def uuid_park(call: ApiCall) -> str:
-    session = _session(call, call.args.strip()) if call.args.strip() else None
+def uuid_park(calls: CallManager, call: ApiCall) -> str:
+    session = calls.get(call.args.strip()) if call.args.strip() else None
     if session is None:
         return NO_SUCH_CHANNEL
     park_session(session)
     return "+OK\n"
 
 
-def uuid_transfer(call: ApiCall) -> str:
+def uuid_transfer(calls: CallManager, call: ApiCall) -> str:
     usage = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
     args = call.args.split()
     if len(args) < 2:
         return usage
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
     rest = args[1:]
@@ -138,11 +131,10 @@ def uuid_transfer(call: ApiCall) -> str:
     return "+OK\n"
 
 
-def uuid_bridge(call: ApiCall) -> str:
+def uuid_bridge(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if len(args) < 2:
         return "-USAGE: <uuid> <other_uuid>\n"
-    calls = _calls(call)
     a, b = calls.get(args[0]), calls.get(args[1])
     if a is None or b is None or a is b or not a.ready or not b.ready:
         return "-ERR Invalid uuid\n"
@@ -150,22 +142,22 @@ def uuid_bridge(call: ApiCall) -> str:
     return f"+OK {b.uuid}\n"
 
 
-def uuid_break(call: ApiCall) -> str:
+def uuid_break(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if not args:
         return "-USAGE: <uuid> [all]\n"
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
     session.request_break()
     return "+OK\n"
 
 
-def uuid_broadcast(call: ApiCall) -> str:
+def uuid_broadcast(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if len(args) < 2:
         return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return "-ERR invalid uuid\n"
     path = args[1]
@@ -188,34 +180,34 @@ def uuid_broadcast(call: ApiCall) -> str:
     return "+OK Message sent\n"
 
 
-def uuid_getvar(call: ApiCall) -> str:
+def uuid_getvar(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if len(args) < 2:
         return "-USAGE: <uuid> <var>\n"
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
     value = session.get_variable(args[1])
     return "_undef_" if value is None else value
 
 
-def uuid_setvar(call: ApiCall) -> str:
+def uuid_setvar(calls: CallManager, call: ApiCall) -> str:
     uuid, _, rest = call.args.strip().partition(" ")
     name, _, value = rest.strip().partition(" ")
     if not uuid or not name:
         return "-USAGE: <uuid> <var> [value]\n"
-    session = _session(call, uuid)
+    session = calls.get(uuid)
     if session is None:
         return NO_SUCH_CHANNEL
     session.set_variable(name, value.strip() or None)
     return "+OK\n"
 
 
-def uuid_setvar_multi(call: ApiCall) -> str:
+def uuid_setvar_multi(calls: CallManager, call: ApiCall) -> str:
     uuid, _, rest = call.args.strip().partition(" ")
     if not uuid or not rest.strip():
         return "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
-    session = _session(call, uuid)
+    session = calls.get(uuid)
     if session is None:
         return NO_SUCH_CHANNEL
     for item in rest.split(";"):
@@ -225,11 +217,11 @@ def uuid_setvar_multi(call: ApiCall) -> str:
     return "+OK\n"
 
 
-def uuid_dump(call: ApiCall) -> str:
+def uuid_dump(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if not args:
         return "-USAGE: <uuid> [format]\n"
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
     fmt = args[1].lower() if len(args) > 1 else "txt"
@@ -244,30 +236,29 @@ def uuid_dump(call: ApiCall) -> str:
     if fmt == "xml":
         return event.serialize("xml").decode("utf-8", "replace")
     if fmt == "plain":
-        return "".join(f"{k}: [{v}]\n" for k, v in event.items()) + "\n"
+        return "".join(f"{k}: [{v}]\n" for k, v in event.all_items()) + "\n"
     return event.serialize("plain").decode("utf-8", "replace")
 
 
-def uuid_exists(call: ApiCall) -> str:
+def uuid_exists(calls: CallManager, call: ApiCall) -> str:
     uuid = call.args.strip()
-    return "true" if uuid and _session(call, uuid) is not None else "false"
+    return "true" if uuid and calls.get(uuid) is not None else "false"
 
 
 def _dtmf_args(call: ApiCall) -> tuple[str, str] | None:
-    args = call.args.split(" ")
-    args = [a for a in args if a]
+    args = call.args.split()
     if len(args) < 2:
         return None
     return args[0], args[1]
 
 
-def uuid_send_dtmf(call: ApiCall) -> str:
+def uuid_send_dtmf(calls: CallManager, call: ApiCall) -> str:
     """Send digits to the channel's far end (no DTMF event on this channel)."""
     args = _dtmf_args(call)
     if args is None:
         return "-USAGE: <uuid> <dtmf_data>\n"
     uuid, digits = args
-    session = _session(call, uuid)
+    session = calls.get(uuid)
     if session is None:
         return "-ERR Cannot locate session!\n"
     if session.send_dtmf(digits):
@@ -275,30 +266,28 @@ def uuid_send_dtmf(call: ApiCall) -> str:
     return "-ERR Operation failed\n"
 
 
-def uuid_recv_dtmf(call: ApiCall) -> str:
+def uuid_recv_dtmf(calls: CallManager, call: ApiCall) -> str:
     """The channel receives digits as if its far end pressed them (DTMF events)."""
     args = _dtmf_args(call)
     if args is None:
         return "-USAGE: <uuid> <dtmf_data>\n"
     uuid, digits = args
-    session = _session(call, uuid)
+    session = calls.get(uuid)
     if session is None:
         return "-ERR Cannot locate session!\n"
-    if not session.queue_dtmf(digits, source="APP") and not any(
-        c in "0123456789ABCDabcd#*wWfF" for c in digits
-    ):
+    if not session.queue_dtmf(digits, source="APP"):
         return "-USAGE: <uuid> <dtmf_data>\n"
     return f"+OK {uuid} received DTMF {digits}.\n"
 
 
-def uuid_hold(call: ApiCall) -> str:
+def uuid_hold(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     mode = "on"
     if args and args[0].lower() in ("off", "toggle"):
         mode = args.pop(0).lower()
     if not args:
         return "-USAGE: [off|toggle] <uuid> [<display>]\n"
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return "-ERR Operation failed\n"
     held = session.channel.call_state == "HELD"
@@ -322,12 +311,12 @@ def uuid_hold(call: ApiCall) -> str:
     return "+OK Success\n"
 
 
-def uuid_record(call: ApiCall) -> str:
+def uuid_record(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     usage = "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
     if len(args) < 3:
         return usage
-    session = _session(call, args[0])
+    session = calls.get(args[0])
     if session is None:
         return "-ERR Cannot locate session!\n"
     action, path = args[1].lower(), args[2]
@@ -344,31 +333,31 @@ def uuid_record(call: ApiCall) -> str:
     return "+OK Success\n"
 
 
-def uuid_displace(call: ApiCall) -> str:
+def uuid_displace(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     if len(args) < 3:
         return "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
-    if _session(call, args[0]) is None:
+    if calls.get(args[0]) is None:
         return "-ERR Cannot locate session!\n"
     if args[1].lower() not in ("start", "stop"):
         return "-USAGE: <uuid> [start|stop] <path> [<limit>] [mux]\n"
     return "+OK Success\n"
 
 
-def uuid_phone_event(call: ApiCall) -> str:
+def uuid_phone_event(calls: CallManager, call: ApiCall) -> str:
     return (
         "+OK Success\n"
-        if _session(call, call.args.split()[0] if call.args.split() else "")
+        if calls.get(call.args.split()[0] if call.args.split() else "")
         else "-ERR No such channel!\n"
     )
 
 
-def hupall(call: ApiCall) -> str:
+def hupall(calls: CallManager, call: ApiCall) -> str:
     args = call.args.split()
     cause_text = args[0] if args else ""
     cause = "MANAGER_REQUEST" if cause_text.upper() in ("", "NONE", "0") else cause_from_text(cause_text)
     pairs = list(zip(args[1::2], args[2::2], strict=False))
-    for session in list(_calls(call).sessions.values()):
+    for session in list(calls.sessions.values()):
         if not session.ready:
             continue
         if pairs and not all(session.get_variable(name) == value for name, value in pairs):
@@ -516,8 +505,8 @@ def channel_row(core: SwitchCore, session: Session) -> list[str]:
     ]
 
 
-def _channels_table(core: SwitchCore, args: list[str]) -> Table:
-    sessions = sorted(core.calls.sessions.values(), key=lambda s: s.channel.profile.created)
+def _channels_table(calls: CallManager, core: SwitchCore, args: list[str]) -> Table:
+    sessions = sorted(calls.sessions.values(), key=lambda s: s.channel.profile.created)
     rows = [channel_row(core, s) for s in sessions]
     if len(args) >= 2 and args[0].lower() == "like":
         needle = args[1].replace("%", "").lower()
@@ -525,10 +514,10 @@ def _channels_table(core: SwitchCore, args: list[str]) -> Table:
     return CHANNEL_COLUMNS, rows
 
 
-def _calls_table(core: SwitchCore, args: list[str]) -> Table:
+def _calls_table(calls: CallManager, core: SwitchCore, args: list[str]) -> Table:
     rows: list[list[str]] = []
     seen: set[str] = set()
-    for session in sorted(core.calls.sessions.values(), key=lambda s: s.channel.profile.created):
+    for session in sorted(calls.sessions.values(), key=lambda s: s.channel.profile.created):
         if session.uuid in seen:
             continue
         seen.add(session.uuid)
@@ -588,13 +577,13 @@ def _calls_table(core: SwitchCore, args: list[str]) -> Table:
     return CALL_COLUMNS, rows
 
 
-def _bridged_calls_table(core: SwitchCore, args: list[str]) -> Table:
-    columns, rows = _calls_table(core, args)
+def _bridged_calls_table(calls: CallManager, core: SwitchCore, args: list[str]) -> Table:
+    columns, rows = _calls_table(calls, core, args)
     return columns, [r for r in rows if r[21]]
 
 
-def _detailed_calls_table(core: SwitchCore, args: list[str]) -> Table:
-    columns, rows = _channels_table(core, [])
+def _detailed_calls_table(calls: CallManager, core: SwitchCore, args: list[str]) -> Table:
+    columns, rows = _channels_table(calls, core, [])
     b_columns = tuple(f"b_{c}" for c in columns)
     out: list[list[str]] = []
     by_uuid = {r[0]: r for r in rows}
@@ -603,7 +592,7 @@ def _detailed_calls_table(core: SwitchCore, args: list[str]) -> Table:
         if row[0] in seen:
             continue
         seen.add(row[0])
-        session = core.calls.get(row[0])
+        session = calls.get(row[0])
         partner = (session.partner or session.loopback_peer) if session else None
         if partner is not None and partner.uuid in by_uuid and partner.uuid not in seen:
             seen.add(partner.uuid)
@@ -613,70 +602,108 @@ def _detailed_calls_table(core: SwitchCore, args: list[str]) -> Table:
     return (*columns, *b_columns), out
 
 
-def channel_variables(core: SwitchCore, uuid: str) -> dict[str, str] | None:
-    session = core.calls.get(uuid)
-    return session.channel.variables if session is not None else None
-
-
-def register(core: SwitchCore) -> None:
+def register(core: SwitchCore, calls: CallManager) -> None:
+    """Load the call-control commands into ``core``, bound to the call layer ``calls``."""
     add = core.register_api
-    add("originate", "Originate a call", ORIGINATE_SYNTAX, "mod_commands", originate)
-    add("uuid_kill", "Kill channel", "<uuid> [cause]", "mod_commands", uuid_kill)
-    add("uuid_answer", "answer", "<uuid>", "mod_commands", uuid_answer)
-    add("uuid_pre_answer", "pre_answer", "<uuid>", "mod_commands", uuid_pre_answer)
-    add("uuid_park", "Park channel", "<uuid>", "mod_commands", uuid_park)
+    add("originate", "Originate a call", ORIGINATE_SYNTAX, "mod_commands", partial(originate, calls))
+    add("uuid_kill", "Kill channel", "<uuid> [cause]", "mod_commands", partial(uuid_kill, calls))
+    add("uuid_answer", "answer", "<uuid>", "mod_commands", partial(uuid_answer, calls))
+    add("uuid_pre_answer", "pre_answer", "<uuid>", "mod_commands", partial(uuid_pre_answer, calls))
+    add("uuid_park", "Park channel", "<uuid>", "mod_commands", partial(uuid_park, calls))
     add(
         "uuid_transfer",
         "Transfer a session",
         "<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]",
         "mod_commands",
-        uuid_transfer,
+        partial(uuid_transfer, calls),
     )
-    add("uuid_bridge", "Bridge call legs", "<uuid> <other_uuid>", "mod_commands", uuid_bridge)
-    add("uuid_break", "Break out of media sent to channel", "<uuid> [all]", "mod_commands", uuid_break)
+    add("uuid_bridge", "Bridge call legs", "<uuid> <other_uuid>", "mod_commands", partial(uuid_bridge, calls))
+    add(
+        "uuid_break",
+        "Break out of media sent to channel",
+        "<uuid> [all]",
+        "mod_commands",
+        partial(uuid_break, calls),
+    )
     add(
         "uuid_broadcast",
         "Execute dialplan application",
         "<uuid> <path> [aleg|bleg|holdb|both]",
         "mod_commands",
-        uuid_broadcast,
+        partial(uuid_broadcast, calls),
     )
-    add("uuid_getvar", "Get a variable from a channel", "<uuid> <var>", "mod_commands", uuid_getvar)
-    add("uuid_setvar", "Set a variable", "<uuid> <var> [value]", "mod_commands", uuid_setvar)
+    add(
+        "uuid_getvar",
+        "Get a variable from a channel",
+        "<uuid> <var>",
+        "mod_commands",
+        partial(uuid_getvar, calls),
+    )
+    add("uuid_setvar", "Set a variable", "<uuid> <var> [value]", "mod_commands", partial(uuid_setvar, calls))
     add(
         "uuid_setvar_multi",
         "Set multiple variables",
         "<uuid> <var>=<value>;<var>=<value>...",
         "mod_commands",
-        uuid_setvar_multi,
+        partial(uuid_setvar_multi, calls),
     )
-    add("uuid_dump", "Dump session vars", "<uuid> [format]", "mod_commands", uuid_dump)
-    add("uuid_exists", "Check if a uuid exists", "<uuid>", "mod_commands", uuid_exists)
-    add("uuid_send_dtmf", "Send dtmf digits", "<uuid> <dtmf_data>", "mod_commands", uuid_send_dtmf)
-    add("uuid_recv_dtmf", "Receive dtmf digits", "<uuid> <dtmf_data>", "mod_commands", uuid_recv_dtmf)
-    add("uuid_hold", "Place call on hold", "[off|toggle] <uuid> [<display>]", "mod_commands", uuid_hold)
+    add("uuid_dump", "Dump session vars", "<uuid> [format]", "mod_commands", partial(uuid_dump, calls))
+    add("uuid_exists", "Check if a uuid exists", "<uuid>", "mod_commands", partial(uuid_exists, calls))
+    add(
+        "uuid_send_dtmf",
+        "Send dtmf digits",
+        "<uuid> <dtmf_data>",
+        "mod_commands",
+        partial(uuid_send_dtmf, calls),
+    )
+    add(
+        "uuid_recv_dtmf",
+        "Receive dtmf digits",
+        "<uuid> <dtmf_data>",
+        "mod_commands",
+        partial(uuid_recv_dtmf, calls),
+    )
+    add(
+        "uuid_hold",
+        "Place call on hold",
+        "[off|toggle] <uuid> [<display>]",
+        "mod_commands",
+        partial(uuid_hold, calls),
+    )
     add(
         "uuid_record",
         "Record session audio",
         "<uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]",
         "mod_commands",
-        uuid_record,
+        partial(uuid_record, calls),
     )
     add(
         "uuid_displace",
         "Displace audio",
         "<uuid> [start|stop] <path> [<limit>] [mux]",
         "mod_commands",
-        uuid_displace,
+        partial(uuid_displace, calls),
     )
-    add("uuid_phone_event", "Send an event to the phone", "<uuid>", "mod_commands", uuid_phone_event)
-    add("hupall", "hupall", "<cause> [<var> <value>] [<var2> <value2>]", "mod_commands", hupall)
+    add(
+        "uuid_phone_event",
+        "Send an event to the phone",
+        "<uuid>",
+        "mod_commands",
+        partial(uuid_phone_event, calls),
+    )
+    add(
+        "hupall",
+        "hupall",
+        "<cause> [<var> <value>] [<var2> <value2>]",
+        "mod_commands",
+        partial(hupall, calls),
+    )
     core.show_providers.update(
         {
-            "channels": _channels_table,
-            "calls": _calls_table,
-            "detailed_calls": _detailed_calls_table,
-            "bridged_calls": _bridged_calls_table,
-            "detailed_bridged_calls": _detailed_calls_table,
+            "channels": partial(_channels_table, calls),
+            "calls": partial(_calls_table, calls),
+            "detailed_calls": partial(_detailed_calls_table, calls),
+            "bridged_calls": partial(_bridged_calls_table, calls),
+            "detailed_bridged_calls": partial(_detailed_calls_table, calls),
         }
     )

@@ -145,7 +145,7 @@ async def _await_expanded(pending: Awaitable[str | None]) -> str:
 
 
 async def msleep(call: ApiCall) -> str:
-    from eventsocket.protocol.framing import atoi
+    from eventsocket.protocol.compat import atoi
 
     await call.core.clock.sleep(max(0, atoi(call.args)) / 1000.0)
     return "+OK"

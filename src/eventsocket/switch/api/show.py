@@ -8,19 +8,12 @@ table) are FreeSWITCH's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 import orjson
 
-from eventsocket.switch.api import ApiCall
-
-if TYPE_CHECKING:
-    from eventsocket.switch.core import SwitchCore
-
-Table = tuple[Sequence[str], list[list[str]]]
-ShowProvider = Callable[["SwitchCore", list[str]], Table]
+from eventsocket.switch.core import ApiCall, ShowProvider, SwitchCore, Table
 
 SHOW_SYNTAX = (
     "codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|"

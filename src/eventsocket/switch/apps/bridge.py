@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.switch.endpoints import OriginateFailure
+from eventsocket.protocol.compat import switch_true
+from eventsocket.switch.calls import OriginateFailure
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
@@ -48,12 +49,12 @@ async def bridge(session: Session, data: str) -> None:
             else "FAIL",
         )
         session.set_variable("current_application_response", None)
-        continue_on_fail = (session.get_variable("continue_on_fail") or "").lower()
+        continue_on_fail = session.get_variable("continue_on_fail") or ""
         if not session.ready:
             return
-        if continue_on_fail == "true" or cause in continue_on_fail.upper().split(","):
+        if switch_true(continue_on_fail) or cause in continue_on_fail.upper().split(","):
             return
-        if cause not in _QUIET_FAIL or continue_on_fail == "false":
+        if cause not in _QUIET_FAIL or continue_on_fail.lower() == "false":
             session.hangup(cause)
         return
     session.set_variable("originate_disposition", "SUCCESS")
@@ -66,7 +67,7 @@ async def bridge(session: Session, data: str) -> None:
             session.set_variable("bridge_hangup_cause", peer.channel.hangup_cause)
             return
     await manager.bridge(session, peer)
-    if session.ready and (session.get_variable("hangup_after_bridge") or "").lower() == "true":
+    if session.ready and switch_true(session.get_variable("hangup_after_bridge")):
         session.hangup(peer.channel.hangup_cause or "NORMAL_CLEARING")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.protocol.framing import atoi
+from eventsocket.protocol.compat import atoi
 from eventsocket.switch.causes import cause_from_text
 from eventsocket.switch.dialstring import separate_args
 from eventsocket.switch.log import INFO, level_from_text
@@ -125,7 +125,7 @@ async def log_(session: Session, data: str) -> None:
 
 async def info(session: Session, data: str) -> None:
     event = session.event("CHANNEL_DATA")
-    lines = "\n".join(f"{k}: [{v}]" for k, v in event.items())
+    lines = "\n".join(f"{k}: [{v}]" for k, v in event.all_items())
     session.core.log(
         INFO,
         f"CHANNEL_DATA:\n{lines}",

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eventsocket.protocol.compat import atoi
 from eventsocket.protocol.events import HeaderValue
-from eventsocket.protocol.framing import atoi
 from eventsocket.switch import media
 from eventsocket.switch.dialstring import separate_args
 

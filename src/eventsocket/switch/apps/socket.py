@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from eventsocket.protocol.framing import atoi
+from eventsocket.protocol.compat import atoi, switch_true
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
@@ -141,7 +141,7 @@ async def _run_async(session: Session, link: OutboundLink) -> None:
 def _after_socket(session: Session, link: OutboundLink) -> None:
     if not session.ready:
         return
-    resume = link.resume or (session.get_variable("socket_resume") or "").lower() == "true"
+    resume = link.resume or switch_true(session.get_variable("socket_resume"))
     if not resume:
         session.hangup("NORMAL_CLEARING")
 
