@@ -35,9 +35,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from eventsocket.client import InboundConnection  # noqa: E402
-from eventsocket.client import connect as esl_connect  # noqa: E402
-from eventsocket.gateway.natsproc import NatsServer, free_port  # noqa: E402
+from eventsocket.client import InboundConnection
+from eventsocket.client import connect as esl_connect
+from eventsocket.gateway.natsproc import NatsServer, free_port
 
 SUBCLASS = "bench::gw"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -192,30 +192,32 @@ async def main_async(args: argparse.Namespace) -> int:
             procs.append(spawn(["serve", "--listen-ip", "127.0.0.1", "--listen-port", str(port),
                                 "--heartbeat", "0"], port, tmp / f"node{i}.log"))
         gw_ports = [free_port() for _ in range(2)]
-        upstreams = [a for i, p in enumerate(node_ports) for a in ("--upstream", f"n{i}=127.0.0.1:{p}:ClueCon")]
+        upstreams = [a for i, p in enumerate(node_ports)
+                     for a in ("--upstream", f"n{i}=127.0.0.1:{p}:ClueCon")]
         for i, port in enumerate(gw_ports):
             procs.append(spawn(["gateway", "--nats", nats.url, "--name", f"g{i}", "--listen-ip", "127.0.0.1",
                                 "--listen-port", str(port), *upstreams], port, tmp / f"gw{i}.log"))
         await asyncio.sleep(2.0)  # the gateways connect to the nodes
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-              f"{os.cpu_count()} cores; `uptime`: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}",
-              flush=True)
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        print(f"{os.cpu_count()} cores; `uptime` before: {uptime}", flush=True)
         seq = 0
         direct = [Subscriber() for _ in range(args.clients)]
         for sub in direct:
             await sub.open(node_ports)
-        seq = await measure(f"direct ({args.clients} clients x 3 node connections)", direct, node_ports, args, seq)
+        label = f"direct ({args.clients} clients x 3 node connections)"
+        seq = await measure(label, direct, node_ports, args, seq)
         for sub in direct:
             await sub.close()
         through = [Subscriber() for _ in range(args.clients)]
         for i, sub in enumerate(through):
             await sub.open([gw_ports[i % 2]])
         await asyncio.sleep(0.5)
-        seq = await measure(f"gateway ({args.clients} clients, half on each of 2 gateways)", through, node_ports,
-                            args, seq)
+        label = f"gateway ({args.clients} clients, half on each of 2 gateways)"
+        seq = await measure(label, through, node_ports, args, seq)
         for sub in through:
             await sub.close()
-        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        print(f"`uptime` after: {uptime}", flush=True)
         return 0
     finally:
         for proc in procs:

@@ -22,13 +22,13 @@ def _default_name() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nats", action="append", required=True, metavar="URL",
-                        help="a NATS server, nats://HOST:4222 (repeat, or separate with commas, for a cluster)")
+                        help="a NATS server, nats://HOST:4222 (repeat, or commas, for a cluster)")
     parser.add_argument("--upstream", action="append", required=True, metavar="NAME=HOST:PORT:PASSWORD",
                         help="a switch node's event socket (repeat for every node)")
     parser.add_argument("--name", default=None,
                         help="this gateway instance's name (letters, digits, - and _; default gw-<hostname>)")
-    parser.add_argument("--conf-dir", help="a FreeSWITCH-style conf directory for the listener (password, ACL, "
-                        "userauth directory); default: the built-in one")
+    parser.add_argument("--conf-dir", help="a FreeSWITCH-style conf directory for the listener "
+                        "(password, ACL, userauth directory); default: the built-in one")
     parser.add_argument("--listen-ip", help="override listen-ip from event_socket.conf")
     parser.add_argument("--listen-port", type=int, help="override listen-port from event_socket.conf")
     parser.add_argument("--password", help="override password from event_socket.conf")

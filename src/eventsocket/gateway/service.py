@@ -20,12 +20,14 @@ from nats.aio.client import Client as NATS
 from nats.js.kv import KeyValue
 
 from eventsocket.gateway.backend import GatewayBackend
+from eventsocket.gateway.durable import resume_handler
 from eventsocket.gateway.publisher import Publisher
 from eventsocket.gateway.routing import Placement
 from eventsocket.gateway.store import CallOwner, CallRegistry, StoreSettings, ensure_store
 from eventsocket.gateway.subjects import check_node_name
 from eventsocket.gateway.upstream import NodeAddress, UpstreamNode
 from eventsocket.server.acl import AclRegistry
+from eventsocket.server.commands import Command, When
 from eventsocket.server.listener import EventSocketServer
 from eventsocket.server.settings import EventSocketSettings
 
@@ -110,7 +112,8 @@ class Gateway:
         self._start_watcher(kv)
         for node in self.nodes.values():
             node.start()
-        self.server = EventSocketServer(backend, self.settings, self.acl)
+        resume = Command("resume", "resume", resume_handler(backend), When.WITHOUT_CALL)
+        self.server = EventSocketServer(backend, self.settings, self.acl, extra_commands=[resume])
         await self.server.start()
 
     async def stop(self) -> None:
