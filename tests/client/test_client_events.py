@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from urllib.parse import unquote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,32 @@ from hypothesis import strategies as st
 from eventsocket.client import Event
 from eventsocket.client.connection import filters_accept
 from eventsocket.protocol.events import Event as WireEvent
-from eventsocket.protocol.events import parse_plain
+
+
+class _Reference:
+    """A straightforward decoder of a plain payload, independent of the lazy one: line by
+    line up to the blank line, every value unquoted, the serializer's Content-Length (the
+    last line when a body follows) dropped."""
+
+    def __init__(self, payload: bytes) -> None:
+        text = payload.decode("utf-8", "surrogateescape")
+        head, _sep, rest = text.partition("\n\n")
+        pairs = [line.partition(": ") for line in head.split("\n") if ": " in line]
+        self.pairs = [(k, unquote(v, errors="surrogateescape")) for k, _c, v in pairs]
+        self.body: str | None = None
+        if rest and self.pairs and self.pairs[-1][0] == "Content-Length":
+            self.pairs.pop()
+            self.body = rest
+
+    def items(self) -> list[tuple[str, str]]:
+        return self.pairs
+
+    def get(self, name: str) -> str | None:
+        return next((v for k, v in self.pairs if k.lower() == name.lower()), None)
+
+
+def parse_plain(payload: bytes) -> _Reference:
+    return _Reference(payload)
 
 
 def _wire(headers: list[tuple[str, str]], body: str | None = None, subclass: str | None = None,

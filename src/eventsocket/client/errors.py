@@ -7,10 +7,7 @@ derive from the matching built-in (``ConnectionError``, ``TimeoutError``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from eventsocket.client.results import ApiResponse, CommandReply
+from typing import Protocol
 
 __all__ = [
     "AuthenticationError",
@@ -20,9 +17,27 @@ __all__ = [
     "ESLError",
     "InvalidArgumentError",
     "QueueOverflowError",
+    "Reply",
     "RequestTimeoutError",
     "RudeRejectionError",
 ]
+
+
+class Reply(Protocol):
+    """What a :class:`CommandError` carries: a ``CommandReply`` or an ``ApiResponse``.
+
+    Spelled as a protocol so that the errors do not import the results that raise them
+    (``client.results`` imports this module).
+    """
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def job_uuid(self) -> str | None: ...
 
 
 class ESLError(Exception):
@@ -71,10 +86,10 @@ class RequestTimeoutError(ESLError, TimeoutError):
 class CommandError(ESLError):
     """The server answered a command with an error (``-ERR ...``).
 
-    ``reply`` is the :class:`CommandReply` or :class:`ApiResponse` that carried it.
+    ``reply`` is the ``CommandReply`` or ``ApiResponse`` that carried it (see :class:`Reply`).
     """
 
-    def __init__(self, message: str, reply: CommandReply | ApiResponse | None = None) -> None:
+    def __init__(self, message: str, reply: Reply | None = None) -> None:
         super().__init__(message)
         self.reply = reply
 

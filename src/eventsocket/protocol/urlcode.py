@@ -3,13 +3,15 @@
 The rule is not RFC 3986: a fixed set of ASCII punctuation is encoded, every byte
 outside 0x20..0x7E is encoded, hex is uppercase, and an existing ``%XX`` escape with
 *uppercase* hex digits is copied through so that an already-encoded value is not
-encoded twice. Clients decode with ordinary percent-decoding.
+encoded twice. Clients decode with ordinary percent-decoding (:func:`url_decode`, the
+one decoder of the project: clients, tests and the server's own parsers use it).
 """
 
 from __future__ import annotations
 
+import binascii
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 _SPECIAL = frozenset(b"\r\n #%&+:;<=>?@[\\]^`{|}\"")
 # Every code point 0..255 that must be written as %XX, except "%" (see the escape rule).
@@ -48,8 +50,27 @@ def url_encode(value: str) -> str:
     return encoded
 
 
+def url_decode_bytes(data: bytes) -> bytes:
+    """Percent-decode bytes, in C: ``%XX`` becomes ``=XX`` for ``binascii.a2b_qp`` (existing
+    ``=`` escaped first). Every escape that decodes removes two bytes; any other outcome (a
+    ``%`` not followed by two hex digits, a line break that quoted-printable would treat as
+    special) falls back to the standard library's decoder. Both give the same bytes."""
+    if b"%" not in data:
+        return data
+    escapes = data.count(b"%")
+    quoted = data.replace(b"=", b"=3D") if b"=" in data else data
+    out = binascii.a2b_qp(quoted.replace(b"%", b"="))
+    if len(out) == len(data) - 2 * escapes and (b"\n" not in data or out.count(b"\n") == data.count(b"\n")):
+        return out
+    return unquote_to_bytes(data)
+
+
 def url_decode(value: str) -> str:
-    """Percent-decode a value (what every ESL client does with plain events)."""
+    """Percent-decode a value, what every ESL client does with plain-event values.
+
+    Decoding works on the UTF-8 bytes (undecodable bytes, in and out, are kept as
+    surrogates), so ``%C3%A9`` is ``é`` and a lone ``%`` or ``%zz`` stays as it is.
+    """
     if "%" not in value:
         return value
-    return unquote(value, errors="surrogateescape")
+    return url_decode_bytes(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")

@@ -237,7 +237,7 @@ def uuid_dump(calls: CallManager, call: ApiCall) -> str:
     if fmt == "xml":
         return event.serialize("xml").decode("utf-8", "replace")
     if fmt == "plain":
-        return "".join(f"{k}: [{v}]\n" for k, v in event.items()) + "\n"
+        return "".join(f"{k}: [{v}]\n" for k, v in event.all_items()) + "\n"
     return event.serialize("plain").decode("utf-8", "replace")
 
 

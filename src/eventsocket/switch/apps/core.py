@@ -125,7 +125,7 @@ async def log_(session: Session, data: str) -> None:
 
 async def info(session: Session, data: str) -> None:
     event = session.event("CHANNEL_DATA")
-    lines = "\n".join(f"{k}: [{v}]" for k, v in event.items())
+    lines = "\n".join(f"{k}: [{v}]" for k, v in event.all_items())
     session.core.log(
         INFO,
         f"CHANNEL_DATA:\n{lines}",
