@@ -65,6 +65,31 @@ EXIT_TIMEOUT = 254
 START_RETRIES = 120  # fs_cli's -r: 120 more attempts, a second apart
 
 
+_LOGGERS = ("eventsocket.console", "eventsocket.client")
+
+
+class _LogHandler(logging.Handler):
+    """The console's own messages (what fs_cli's esl_log prints with ``-d``), as
+    ``[LEVEL] text``: above the prompt while one is shown, on stderr otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        self.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record) + "\n"
+        except Exception:  # a bad log call must not take the console down
+            self.handleError(record)
+            return
+        app = self.console._app()
+        if app is not None and app.is_running:
+            self.console.screen.write(text)
+        else:
+            self.console._error(text.rstrip("\n"))
+
+
 class _Ended(Exception):
     """Raised out of the prompt when the console must stop (the server went away)."""
 
@@ -187,8 +212,20 @@ class Console:
         """Connect and run; returns the exit status."""
         # every task the console starts shares this app session, so that printing from
         # them finds the running prompt and prints above it
-        with create_app_session(input=self._input, output=self._output):
-            return await self._run()
+        handler = _LogHandler(self)
+        saved = []
+        for name in _LOGGERS:
+            logger = logging.getLogger(name)
+            saved.append((logger, logger.propagate))
+            logger.addHandler(handler)
+            logger.propagate = False
+        try:
+            with create_app_session(input=self._input, output=self._output):
+                return await self._run()
+        finally:
+            for logger, propagate in saved:
+                logger.removeHandler(handler)
+                logger.propagate = propagate
 
     async def _run(self) -> int:
         settings = self.settings
@@ -505,21 +542,4 @@ def run(settings: Settings) -> int:
 
     if not settings.execute and not settings.profile.batch_mode and not sys.stdin.isatty():
         settings.profile.batch_mode = True
-    _setup_logging()
     return asyncio.run(main())
-
-
-def _setup_logging() -> None:
-    """The console's own messages (fs_cli's esl_log lines) go to stderr as ``[LEVEL] text``."""
-    logger = logging.getLogger("eventsocket.console")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    client = logging.getLogger("eventsocket.client")
-    if not client.handlers:
-        client.addHandler(logging.StreamHandler(sys.stderr))
-        client.propagate = False
-
-

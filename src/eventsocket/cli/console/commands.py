@@ -79,7 +79,6 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._on_job = on_job
         self.log_level: str | None = None
-        self.subscribed = 0
 
     def output(self, text: str) -> None:
         """fs_cli's ``output_printf``: in the profile's output colour."""
@@ -219,16 +218,18 @@ class Dispatcher:
 
     async def _send_state(self, conn: InboundConnection, word: str, args: list[str]) -> CommandReply:
         t = self.timeout
+        if word in ("event", "nixevent") and not [a for a in args if a.lower() not in FORMATS]:
+            # no event names: the server's own answer to the line as typed
+            sent = await conn.send(" ".join([word, *args]), timeout=t)
+            assert isinstance(sent, CommandReply)
+            return sent
         if word == "event":
             fmt = args[0].lower() if args and args[0].lower() in FORMATS else None
             names = args[1:] if fmt else args
-            reply = await conn.subscribe(*names, format=fmt, timeout=t)  # type: ignore[arg-type]
-            self.subscribed += len(names)
-            return reply
+            return await conn.subscribe(*names, format=fmt, timeout=t)  # type: ignore[arg-type]
         if word == "nixevent":
             return await conn.nixevent(*args, timeout=t)
         if word == "noevents":
-            self.subscribed = 0
             return await conn.noevents(timeout=t)
         if word == "log":
             # sent as typed: the server's own reply (``+OK log level debug [7]``) is shown
