@@ -149,10 +149,14 @@ class ControlledCall(Protocol):
 class OutboundLink(Protocol):
     """What the switch's ``socket`` application watches on a connected outbound socket."""
 
-    closed: asyncio.Future[None]
-    connected: asyncio.Event
-    resume: bool
-    async_mode: bool
+    @property
+    def closed(self) -> asyncio.Future[None]: ...
+    @property
+    def connected(self) -> asyncio.Event: ...
+    @property
+    def resume(self) -> bool: ...
+    @property
+    def async_mode(self) -> bool: ...
 
 
 #: Opens an outbound socket for a call: (call, host, port, async, full) -> the link, or None

@@ -1,7 +1,11 @@
-"""One event socket connection: framing in, command dispatch, bounded event and log queues out.
+"""One event socket connection's transport: bytes in and out, timers, bounded event and log queues.
+
+The protocol (authentication, selection, every command) is the sans-I/O
+:class:`~eventsocket.server.listener_core.ListenerCore`; this class feeds it what the
+socket reads, writes what it produces and carries out its actions.
 
 Requests are handled strictly in order. A command that answers at once (nearly all)
-is handled inline in ``data_received``; one that waits (a slow ``api``, a blocking
+is handled inline in ``data_received``; one that waits (a slow ``api``, a static
 ``sendmsg``) makes the connection busy until it finishes, and requests that arrive
 meanwhile wait their turn. Events and log lines are queued and written only between
 commands, so a reply always precedes the events its command caused, as in FreeSWITCH.
@@ -20,7 +24,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.framing import (
@@ -29,22 +33,25 @@ from eventsocket.protocol.framing import (
     LOST_EVENTS,
     LOST_LOGS,
     RUDE_REJECTION,
-    ContentLengthError,
-    ProtocolError,
-    RequestParser,
-    command_reply_frame,
     disconnect_frame,
     log_frame,
 )
-from eventsocket.protocol.message import Request
-from eventsocket.server.commands import dispatch
+from eventsocket.server.acl import AclRegistry
+from eventsocket.server.backend import ControlledCall, LogRecord, SwitchBackend
+from eventsocket.server.listener_core import ListenerCore
+from eventsocket.server.settings import EventSocketSettings
+from eventsocket.server.state import (
+    BackgroundJob,
+    Close,
+    Connected,
+    FlushEvents,
+    FlushLogs,
+    Linger,
+    ModuleCommand,
+)
 from eventsocket.server.subscriptions import Subscriptions
-from eventsocket.switch.log import LogLine
 
-if TYPE_CHECKING:
-    from eventsocket.server.listener import EventSocketServer
-    from eventsocket.server.permissions import Permissions
-    from eventsocket.switch.session import Session
+__all__ = ["MAX_PENDING_REQUESTS", "WRITE_HIGH_WATER", "Connection", "ServerContext"]
 
 log = logging.getLogger("eventsocket.connection")
 
@@ -52,48 +59,66 @@ WRITE_HIGH_WATER = 1024 * 1024
 MAX_PENDING_REQUESTS = 1024
 
 
+class ServerContext(Protocol):
+    """What a connection needs from the server that accepted it."""
+
+    backend: SwitchBackend
+    settings: EventSocketSettings
+    acl: AclRegistry
+    connections: set[Connection]
+
+    def run_background_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None) -> None: ...
+    def module_command(self, job_uuid: str, action: str) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """The server side of one TCP connection (inbound mode)."""
 
-    def __init__(self, server: EventSocketServer) -> None:
+    def __init__(
+        self, server: ServerContext, *, outbound: bool = False, async_mode: bool = True, full: bool = True
+    ) -> None:
         self.server = server
-        self.core = server.core
+        self.backend = server.backend
         self.settings = server.settings
+        self.core = ListenerCore(
+            server.backend, server.settings, self, outbound=outbound, async_mode=async_mode, full=full
+        )
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
-        self.parser = RequestParser()
-        self.subs = Subscriptions()
-        self.authenticated = False
-        self.outbound = False
-        self.full = True
-        self.permissions: Permissions | None = None
-        self.session_uuid: str | None = None
-        self.session: Session | None = None
-        self.linger: int | None = None  # None: no linger; -1: until the client leaves
-        self.resume = False
-        self.async_mode = True
-        self._linger_timer: asyncio.TimerHandle | None = None
-        self.log_level: int | None = None
         self.closing = False
-        self.got_first_packet = False
-        self._requests: deque[Request] = deque()
-        self._out: list[bytes] | None = None  # replies gathered while handling one read
-        self._handled_first = False
         self._busy = False
         self._reading_paused = False
         self._events: deque[Event] = deque()
-        self._logs: deque[LogLine] = deque()
+        self._logs: deque[LogRecord] = deque()
         self._flush_scheduled = False
         self._hold_until = 0.0
         self._write_paused = False
         self._stall_timer: asyncio.TimerHandle | None = None
         self._first_packet_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.lost_events = 0
         self.lost_logs = 0
         self.total_lost_events = 0
         self.total_lost_logs = 0
-        self._on_bus = False
+
+    # -- the protocol state, for inspection --------------------------------------------------------
+
+    @property
+    def subs(self) -> Subscriptions:
+        return self.core.subs
+
+    @property
+    def log_level(self) -> int | None:
+        return self.core.log_level
+
+    @property
+    def session_uuid(self) -> str | None:
+        return self.core.session_uuid
+
+    @property
+    def authenticated(self) -> bool:
+        return self.core.authenticated
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -108,7 +133,7 @@ class Connection(asyncio.Protocol):
         self.server.connections.add(self)
         rejecting = self.server.acl.first_rejecting(self.settings.apply_inbound_acl, self.peer[0])
         if rejecting is not None:
-            self.core.log(
+            self.backend.log(
                 4,
                 f'IP {self.peer[0]} Rejected by acl "{rejecting}"',
                 file="mod_event_socket.c",
@@ -131,44 +156,23 @@ class Connection(asyncio.Protocol):
 
     def _first_packet_expired(self) -> None:
         self._first_packet_timer = None
-        if not self.got_first_packet and not self.closing:
+        if not self.core.got_first_packet and not self.closing:
             self.close(GOODBYE)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        try:
-            requests = self.parser.feed(data)
-        except ContentLengthError as exc:
-            self.core.log(3, str(exc), file="mod_event_socket.c", function="read_packet", line=1431)
-            self.close(GOODBYE)
-            return
-        except ProtocolError:
-            self.close(GOODBYE)
-            return
-        if requests:
-            if not self.got_first_packet:
-                self.got_first_packet = True
-                if self._first_packet_timer is not None:
-                    self._first_packet_timer.cancel()
-                    self._first_packet_timer = None
-            self._requests.extend(requests)
-            if len(self._requests) > MAX_PENDING_REQUESTS and self.transport and not self._reading_paused:
+        core = self.core
+        core.receive_data(data)
+        if core.requests:
+            if self._first_packet_timer is not None:
+                self._first_packet_timer.cancel()
+                self._first_packet_timer = None
+            if len(core.requests) > MAX_PENDING_REQUESTS and self.transport and not self._reading_paused:
                 self._reading_paused = True
                 self.transport.pause_reading()
-            # the replies to everything one read brought in leave in one write
-            self._out = []
-            try:
-                self._process()
-            finally:
-                self._write_out()
-                self._out = None
-        failed = self.parser.failed
-        if failed is not None and not self.closing:
-            # a bad packet after good ones in the same read: the good ones were answered first
-            if isinstance(failed, ContentLengthError):
-                self.core.log(3, str(failed), file="mod_event_socket.c", function="read_packet", line=1431)
-            self.close(GOODBYE)
+        if not self._busy:
+            self._process()
 
     def eof_received(self) -> bool | None:
         """The client closed its side: the usual goodbye, as for any other end (§2.4)."""
@@ -207,79 +211,68 @@ class Connection(asyncio.Protocol):
     # -- command processing ------------------------------------------------------------------
 
     def _process(self) -> None:
-        """Handle queued requests in order until one has to wait."""
-        while self._requests and not self._busy and not self.closing:
-            request = self._requests.popleft()
-            first = not self._handled_first
-            if first:
-                self._handled_first = True
-                self.before_first(request)
-            try:
-                pending = dispatch(self, request)
-            except Exception:
-                log.exception("command failed: %r", request.line[:200])
-                self.reply("-ERR command failed")
-                pending = None
+        """Handle queued requests in order until one has to wait; write what they produced."""
+        core = self.core
+        while core.requests and not self._busy and not self.closing:
+            pending = core.handle_next()
+            if core.actions:
+                self._run_actions()
             if pending is not None:
                 self._busy = True
-                self._task = asyncio.ensure_future(self._finish(pending, first))
-                return
-            if first:
-                self.after_first()
-        if self._reading_paused and len(self._requests) < MAX_PENDING_REQUESTS // 2 and self.transport:
+                self._task = asyncio.ensure_future(self._finish(pending))
+                break
+        self._write_out()
+        if self._reading_paused and len(core.requests) < MAX_PENDING_REQUESTS // 2 and self.transport:
             self._reading_paused = False
             self.transport.resume_reading()
-        if not self._busy and not self._write_paused and (self._events or self._logs):
+        if self._busy or self.closing:
+            return
+        if core.framing_error_due():
+            # every packet read before the bad one has been handled; now the goodbye
+            self.close(GOODBYE)
+            return
+        if not self._write_paused and (self._events or self._logs):
             # events the commands caused follow their replies at once; the hold after a
             # reply only delays events that are fired later
             self._flush_now()
 
-    async def _finish(self, pending: Awaitable[None], first: bool = False) -> None:
+    async def _finish(self, pending: Awaitable[None]) -> None:
         try:
             await pending
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("command failed")
-            self.reply("-ERR command failed")
         finally:
             self._busy = False
             self._task = None
-            if first:
-                self.after_first()
+        if self.core.actions:
+            self._run_actions()
         if not self.closing:
             self._process()
 
-    def before_first(self, request: Request) -> None:
-        """Hook: the connection's first packet is about to be handled."""
+    def _run_actions(self) -> None:
+        """Carry out what the core asked for, in order."""
+        for action in self.core.take_actions():
+            if isinstance(action, Close):
+                self.close(action.message, action.abort_after)
+            elif isinstance(action, BackgroundJob):
+                job = action
+                self.server.run_background_job(job.job_uuid, job.command, job.args, job.owner_uuid)
+            elif isinstance(action, FlushEvents):
+                self._events.clear()
+            elif isinstance(action, FlushLogs):
+                self._logs.clear()
+            elif isinstance(action, Linger):
+                self._linger(action)
+            elif isinstance(action, ModuleCommand):
+                self.server.module_command(action.job_uuid, action.action)
+            elif isinstance(action, Connected):
+                self.call_connected()
 
-    def after_first(self) -> None:
-        """Hook: the connection's first packet has been handled."""
+    def call_connected(self) -> None:
+        """Hook for outbound mode: the application sent ``connect``."""
 
     # -- writing -----------------------------------------------------------------------------
 
-    def send(self, data: bytes) -> None:
-        if self.transport is None or self.closing:
-            return
-        out = self._out
-        if out is not None:
-            out.append(data)
-        else:
-            self.transport.write(data)
-
     def _write_out(self) -> None:
-        """Write the replies gathered while handling one read."""
-        out = self._out
-        if out and self.transport is not None:
-            self._out = []
-            self.transport.write(b"".join(out))
-
-    def reply(self, text: str, extra: list[tuple[str, str]] | None = None) -> None:
-        self.send(command_reply_frame(text, extra or ()))
-        self.replied()
-
-    def replied(self) -> None:
-        """Hold queued events briefly after a reply.
+        """Write what the core produced, in one write; a reply holds later events briefly.
 
         FreeSWITCH's connection thread writes the events queued when it finishes a
         command, then polls the socket for up to 20 ms, so a command a client sends
@@ -288,9 +281,16 @@ class Connection(asyncio.Protocol):
         (clients and recorded sessions rely on it) while an idle subscriber still gets
         every event at once.
         """
-        hold = self.settings.reply_event_hold
-        if hold > 0:
-            self._hold_until = asyncio.get_running_loop().time() + hold
+        core = self.core
+        if core.outbox:
+            data = core.take_output()
+            if self.transport is not None and not self.closing:
+                self.transport.write(data)
+        if core.replied:
+            core.replied = False
+            hold = self.settings.reply_event_hold
+            if hold > 0:
+                self._hold_until = asyncio.get_running_loop().time() + hold
 
     def close(self, message: str | None = GOODBYE, abort_after: float = 5.0) -> None:
         """Send the disconnect notice (unless ``message`` is None) and close."""
@@ -299,7 +299,7 @@ class Connection(asyncio.Protocol):
         self._write_out()
         self._flush_now()
         if message is not None:
-            self.transport.write(disconnect_frame(message, self.session_uuid))
+            self.transport.write(disconnect_frame(message, self.core.session_uuid))
         self.closing = True
         self._detach()
         transport = self.transport
@@ -310,139 +310,53 @@ class Connection(asyncio.Protocol):
                                                   transport.abort)
 
     def _detach(self) -> None:
-        """Stop receiving events and logs; cancel timers and a running command."""
-        if self._on_bus:
-            self.core.bus.unsubscribe(self.on_event)
-            self._on_bus = False
-        self.core.remove_log_listener(self.on_log)
+        """Stop receiving events and logs; let go of the call; cancel timers and a running command."""
+        call = self.core.release()
+        if call is not None:
+            self.call_released(call)
         for timer in (self._first_packet_timer, self._stall_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
         self._first_packet_timer = self._stall_timer = self._linger_timer = None
-        self._release_session()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._events.clear()
         self._logs.clear()
 
-    # -- the controlled session (outbound, or inbound after ``myevents <uuid>``) -----------------
-
-    def attach_session(self, uuid: str) -> bool:
-        """``myevents <uuid>``: hold that channel and follow it; False when there is no such channel."""
-        session = self.core.calls.get(uuid)
-        if session is None or not session.ready:
-            return False
-        self.bind_session(session)
-        return True
-
-    def bind_session(self, session: Session) -> None:
-        self.session = session
-        self.session_uuid = session.uuid
-        self.subs.session_uuid = session.uuid
-        session.lock()
-        session.controllers.append(self._session_ended)
-
-    def _release_session(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        self.session = None
-        if self._session_ended in session.controllers:
-            session.controllers.remove(self._session_ended)
-        if session.divert == self._diverted:
-            session.divert = None
-        self.session_released(session)
-        session.unlock()
-
-    def session_released(self, session: Session) -> None:
+    def call_released(self, call: ControlledCall) -> None:
         """Hook for outbound mode: what the channel does once its socket has let go."""
 
-    def _session_ended(self, session: Session) -> None:
-        """The channel hung up (its HANGUP_COMPLETE is queued): linger, or say goodbye."""
+    # -- the controlled call's end --------------------------------------------------------------
+
+    def output_ready(self) -> None:
+        """The core produced output outside a request (the controlled call hung up)."""
         if self.closing or self.transport is None:
             return
-        if self.linger is None:
-            self.close(GOODBYE)
+        self._run_actions()
+        self._write_out()
+
+    def _linger(self, action: Linger) -> None:
+        """The call hung up while lingering: its last events, the linger notice, and maybe a timer."""
+        if self.closing or self.transport is None:
             return
         self._flush_now()
-        from eventsocket.protocol.framing import linger_frame
-
-        self.transport.write(linger_frame(session.uuid, session.channel.name, self.linger))
-        if self.linger >= 0:
+        self.transport.write(action.notice)
+        if action.seconds >= 0:
             loop = asyncio.get_running_loop()
-            self._linger_timer = loop.call_later(self.linger, self._linger_expired)
+            self._linger_timer = loop.call_later(action.seconds, self._linger_expired)
 
     def _linger_expired(self) -> None:
         self._linger_timer = None
         self.close(GOODBYE)
 
-    def session_getvar(self, name: str) -> str | None:
-        return self.session.get_variable(name) if self.session is not None else None
-
-    def session_resume(self) -> None:
-        self.resume = True
-        if self.session is not None:
-            self.session.set_variable("socket_resume", "true")
-
-    def session_connect(self) -> None:
-        """``connect``: the channel's data as a flat CHANNEL_DATA event with a command/reply inside."""
-        session = self.session
-        if session is None:
-            self.reply("-ERR command not found")
-            return
-        from eventsocket.server.outbound import channel_data_reply
-
-        self.send(
-            channel_data_reply(
-                session, "async" if self.async_mode else "static", "full" if self.full else "single-channel"
-            )
-        )
-        self.replied()
-
-    def session_sendmsg(self, request: Request) -> Awaitable[None] | None:
-        """``sendmsg`` without a uuid: queue it (async) or run it now and answer when done (static)."""
-        session = self.session
-        if session is None:
-            self.reply("-ERR invalid session id []")
-            return None
-        if self.async_mode or (request.get("async") or "").lower() == "true":
-            session.queue_message(request)
-            self.reply("+OK")
-            return None
-        return self._sendmsg_now(session, request)
-
-    async def _sendmsg_now(self, session: Session, request: Request) -> None:
-        await session.run_message(request)
-        self.reply("+OK")
-
-    def set_divert(self, on: bool) -> None:
-        if self.session is not None:
-            self.session.divert = self._diverted if on else None
-
-    def _diverted(self, event: Event) -> None:
-        """Events queued on the session come here unfiltered, but only with delivery switched on."""
-        if self.subs.enabled:
-            self.enqueue_event(event)
-
-    # -- events and logs ---------------------------------------------------------------------
-
-    def listen_to_bus(self) -> None:
-        if not self._on_bus and not self.closing:
-            self.core.bus.subscribe(self.on_event)
-            self._on_bus = True
-
-    def on_event(self, event: Event) -> None:
-        """Bus listener: select, then enqueue within the queue's bound."""
-        if not self.subs.accepts(event):
-            return
-        self.enqueue_event(event)
+    # -- events and logs (the core's Sink) -----------------------------------------------------
 
     def enqueue_event(self, event: Event) -> None:
         if len(self._events) >= self.settings.event_queue_size:
             self.lost_events += 1
             self.total_lost_events += 1
             if self.lost_events > self.settings.lost_events_limit:
-                self.core.log(
+                self.backend.log(
                     2,
                     f"Killing listener because of too many lost events. Lost [{self.lost_events}]",
                     file="mod_event_socket.c",
@@ -452,7 +366,7 @@ class Connection(asyncio.Protocol):
                 self.kill(LOST_EVENTS)
             return
         if self.lost_events:
-            self.core.log(
+            self.backend.log(
                 2,
                 f"Lost [{self.lost_events}] events! Event Queue size: [{len(self._events)}/"
                 f"{self.settings.event_queue_size}]",
@@ -464,10 +378,7 @@ class Connection(asyncio.Protocol):
         self._events.append(event)
         self._schedule_flush()
 
-    def on_log(self, line: LogLine) -> None:
-        level = self.log_level
-        if level is None or line.level > level:
-            return
+    def enqueue_log(self, line: LogRecord) -> None:
         if len(self._logs) >= self.settings.log_queue_size:
             self.lost_logs += 1
             self.total_lost_logs += 1
@@ -485,12 +396,6 @@ class Connection(asyncio.Protocol):
         self._events.clear()
         self._logs.clear()
         self.close(message, abort_after=0.0)
-
-    def flush_events(self) -> None:
-        self._events.clear()
-
-    def flush_logs(self) -> None:
-        self._logs.clear()
 
     def _schedule_flush(self) -> None:
         if self._flush_scheduled or self._busy or self._write_paused or self.closing:
@@ -520,7 +425,7 @@ class Connection(asyncio.Protocol):
         self._write_out()
         events = self._events
         if events:
-            fmt = self.subs.format
+            fmt = self.core.subs.format
             batch: list[bytes] = []
             size = 0
             while events and size < WRITE_HIGH_WATER:

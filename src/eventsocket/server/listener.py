@@ -7,17 +7,14 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
+from eventsocket.protocol.events import Event
 from eventsocket.protocol.framing import SHUTDOWN
 from eventsocket.server.acl import AclRegistry
+from eventsocket.server.backend import ControlledCall, SwitchBackend
 from eventsocket.server.connection import Connection
+from eventsocket.server.outbound import OutboundConnection, connect_outbound
 from eventsocket.server.settings import EventSocketSettings
-
-if TYPE_CHECKING:
-    from eventsocket.server.outbound import OutboundConnection
-    from eventsocket.switch.builder import Switch
-    from eventsocket.switch.session import Session
 
 log = logging.getLogger("eventsocket.server")
 
@@ -53,12 +50,16 @@ def make_listen_socket(host: str, port: int, backlog: int) -> socket.socket:
 
 
 class EventSocketServer:
-    """mod_event_socket's inbound side over a switch core."""
+    """mod_event_socket over a switch: the listening socket, its connections, background jobs.
+
+    ``backend`` is anything that implements :class:`~eventsocket.server.backend.SwitchBackend`
+    (the embedded switch, ``eventsocket.switch.builder.build_switch()``, is one).
+    """
 
     def __init__(
-        self, core: Switch, settings: EventSocketSettings, acl: AclRegistry | None = None
+        self, backend: SwitchBackend, settings: EventSocketSettings, acl: AclRegistry | None = None
     ) -> None:
-        self.core = core
+        self.backend = backend
         self.settings = settings
         self.acl = acl or AclRegistry()
         self.connections: set[Connection] = set()
@@ -67,14 +68,12 @@ class EventSocketServer:
         self.jobs_started = 0
         # how ``reload mod_event_socket`` reads the configuration again (set by the CLI)
         self.reload_settings: Callable[[], EventSocketSettings] | None = None
-        core.outbound_connector = self._connect_outbound
+        backend.set_outbound_connector(self._connect_outbound)
 
     async def _connect_outbound(
-        self, session: Session, host: str, port: int, async_mode: bool, full: bool
+        self, call: ControlledCall, host: str, port: int, async_mode: bool, full: bool
     ) -> OutboundConnection | None:
-        from eventsocket.server.outbound import connect_outbound
-
-        return await connect_outbound(self, session, host, port, async_mode, full)
+        return await connect_outbound(self, call, host, port, async_mode, full)
 
     @property
     def port(self) -> int:
@@ -154,7 +153,7 @@ class EventSocketServer:
         if the client that asked for it has gone.
         """
         self.jobs_started += 1
-        outcome = self.core.call_api(command, args, owner_uuid)
+        outcome = self.backend.call_api(command, args, owner_uuid)
         if outcome is None or isinstance(outcome, str):
             self._fire_job(job_uuid, command, args, owner_uuid, outcome)
             return
@@ -184,12 +183,16 @@ class EventSocketServer:
         headers.append(("Job-Command", command))
         if args:
             headers.append(("Job-Command-Arg", args))
-        bus = self.core.bus
-        bus.fire_new(lambda: bus.create(
-            "BACKGROUND_JOB",
-            calling_file="mod_event_socket.c",
-            calling_function="api_exec",
-            calling_line=1572,
-            headers=headers,
-            body=body or None,
-        ))
+        backend = self.backend
+
+        def build() -> Event:
+            event = Event(
+                "BACKGROUND_JOB",
+                backend.standard_headers("BACKGROUND_JOB", "mod_event_socket.c", "api_exec", 1572),
+                body or None,
+            )
+            for key, value in headers:
+                event.add(key, value)
+            return event
+
+        backend.fire_new_event(build)
