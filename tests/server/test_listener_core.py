@@ -14,9 +14,9 @@ import pytest
 
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.framing import GOODBYE, FrameParser
-from eventsocket.protocol.message import Frame
+from eventsocket.protocol.message import Frame, Request
 from eventsocket.server.backend import LogRecord
-from eventsocket.server.commands import COMMANDS, When
+from eventsocket.server.commands import COMMANDS, Command, When
 from eventsocket.server.listener_core import ListenerCore
 from eventsocket.server.settings import EventSocketSettings
 from eventsocket.server.state import (
@@ -24,6 +24,7 @@ from eventsocket.server.state import (
     Close,
     FlushEvents,
     FlushLogs,
+    ListenerState,
     ModuleCommand,
 )
 from eventsocket.switch.builder import Switch, build_switch
@@ -321,3 +322,16 @@ def test_a_command_is_found_by_its_name_in_one_grep() -> None:
         lines = [line for line in found.stdout.splitlines() if "Command(" in line]
         assert lines, name
         assert all(f"cmd_{name}" in line for line in lines), lines
+
+
+def test_extension_commands_take_only_lines_freeswitch_refuses() -> None:
+    def cmd_resume_feed(state: ListenerState, request: Request) -> None:
+        state.reply(f"+OK resuming {request.line[7:]}")
+
+    extra = (Command("resume", "resume ", cmd_resume_feed, When.WITHOUT_CALL),)
+    core = ListenerCore(build_switch(heartbeat_interval=0), EventSocketSettings(), ListSink(),
+                        extra_commands=extra)  # fmt: skip
+    assert feed(core, "resume x\n\n")[0].reply_text == "-ERR command not found"  # not before auth
+    feed(core, "auth ClueCon\n\n")
+    replies = [f.reply_text for f in feed(core, "resume feed-1\n\nexit\n\n")]
+    assert replies == ["+OK resuming feed-1", "+OK bye"]

@@ -89,15 +89,18 @@ class Command:
         return when is When.ANY_SOCKET
 
 
-def dispatch(state: ListenerState, request: Request) -> Awaitable[None] | None:
-    """Run the first table entry whose prefix matches and that applies; else ``command not found``."""
+def dispatch(
+    state: ListenerState, request: Request, table: tuple[Command, ...] | None = None
+) -> Awaitable[None] | None:
+    """Run the first entry of ``table`` (default :data:`COMMANDS`) whose prefix matches and that
+    applies; else ``command not found``."""
     line = request.line
     low = line.lower()
     # the hot path: an authenticated ``api`` that is not about this module (the table's
     # "api" entry; nothing before it in the table takes such a line)
     if low.startswith("api ") and state.authenticated and state.full and "mod_event_socket" not in low:
         return cmd_api(state, request)
-    for command in COMMANDS:
+    for command in COMMANDS if table is None else table:
         match = command.match
         if (match(line) if match is not None else low.startswith(command.prefix)) and command.applies(state):
             return command.handler(state, request)

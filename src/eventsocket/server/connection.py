@@ -38,6 +38,7 @@ from eventsocket.protocol.framing import (
 )
 from eventsocket.server.acl import AclRegistry
 from eventsocket.server.backend import ControlledCall, LogRecord, SwitchBackend
+from eventsocket.server.commands import Command
 from eventsocket.server.listener_core import ListenerCore
 from eventsocket.server.settings import EventSocketSettings
 from eventsocket.server.state import (
@@ -66,6 +67,7 @@ class ServerContext(Protocol):
     settings: EventSocketSettings
     acl: AclRegistry
     connections: set[Connection]
+    extra_commands: tuple[Command, ...]
 
     def run_background_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None) -> None: ...
     def module_command(self, job_uuid: str, action: str) -> None: ...
@@ -81,7 +83,13 @@ class Connection(asyncio.Protocol):
         self.backend = server.backend
         self.settings = server.settings
         self.core = ListenerCore(
-            server.backend, server.settings, self, outbound=outbound, async_mode=async_mode, full=full
+            server.backend,
+            server.settings,
+            self,
+            outbound=outbound,
+            async_mode=async_mode,
+            full=full,
+            extra_commands=server.extra_commands,
         )
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)

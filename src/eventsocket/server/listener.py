@@ -6,12 +6,13 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from eventsocket.protocol.events import Event
 from eventsocket.protocol.framing import SHUTDOWN
 from eventsocket.server.acl import AclRegistry
 from eventsocket.server.backend import ControlledCall, SwitchBackend
+from eventsocket.server.commands import Command
 from eventsocket.server.connection import Connection
 from eventsocket.server.outbound import OutboundConnection, connect_outbound
 from eventsocket.server.settings import EventSocketSettings
@@ -57,9 +58,16 @@ class EventSocketServer:
     """
 
     def __init__(
-        self, backend: SwitchBackend, settings: EventSocketSettings, acl: AclRegistry | None = None
+        self,
+        backend: SwitchBackend,
+        settings: EventSocketSettings,
+        acl: AclRegistry | None = None,
+        *,
+        extra_commands: Sequence[Command] = (),
     ) -> None:
         self.backend = backend
+        # commands beyond FreeSWITCH's, tried after the table's own (server/commands.py)
+        self.extra_commands = tuple(extra_commands)
         self.settings = settings
         self.acl = acl or AclRegistry()
         self.connections: set[Connection] = set()

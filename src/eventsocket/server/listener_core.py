@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from eventsocket.protocol.framing import ContentLengthError, ProtocolError, RequestParser
 from eventsocket.protocol.message import Request
 from eventsocket.server.backend import SwitchBackend
-from eventsocket.server.commands import dispatch
+from eventsocket.server.commands import COMMANDS, Command, dispatch
 from eventsocket.server.settings import EventSocketSettings
 from eventsocket.server.state import ListenerState, Sink
 
@@ -44,8 +44,11 @@ class ListenerCore(ListenerState):
         outbound: bool = False,
         async_mode: bool = True,
         full: bool = True,
+        extra_commands: Sequence[Command] = (),
     ) -> None:
         super().__init__(backend, settings, sink, outbound=outbound, async_mode=async_mode, full=full)
+        # extensions come after FreeSWITCH's commands, so they can only take lines FreeSWITCH refuses
+        self.table: tuple[Command, ...] | None = COMMANDS + tuple(extra_commands) if extra_commands else None
         self.parser = RequestParser()
         self.requests: deque[Request] = deque()
         #: the framing error that ends the connection once the packets before it are handled
@@ -86,7 +89,7 @@ class ListenerCore(ListenerState):
             # outbound: the reply to a first packet that is not ``connect`` is never sent (§5.2)
             self.muted = self.outbound and not request.line.strip().lower().startswith("connect")
         try:
-            pending = dispatch(self, request)
+            pending = dispatch(self, request, self.table)
         except Exception:
             log.exception("command failed: %r", request.line[:200])
             self.reply("-ERR command failed")
