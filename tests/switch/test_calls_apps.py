@@ -587,10 +587,32 @@ async def test_bridge_b_leg_hangup_returns_to_the_a_leg(calls: Calls) -> None:
 @virtual
 async def test_bridge_hangup_after_bridge(calls: Calls) -> None:
     a = await calls.parked("{hangup_after_bridge=true}null/1000 &park")
-    calls.start(a, "bridge", "null/2000")
+    app = calls.start(a, "bridge", "null/2000")
     b = (await calls.fired(a, "CHANNEL_BRIDGE"))["Bridge-B-Unique-ID"]
-    await calls.api("uuid_kill", b)
-    await calls.fired(a, "CHANNEL_HANGUP", timeout=10)
+    await calls.api("uuid_kill", f"{b} USER_BUSY")
+    hangup = await calls.fired(a, "CHANNEL_HANGUP", timeout=10)
+    # the caller hangs up because the bridge ended: with the peer's cause (switch_ivr_bridge.c),
+    # after the peer's hangup and the bridge's end, not killed along with the peer
+    assert hangup["Hangup-Cause"] == "USER_BUSY"
+    assert calls.of(b, "CHANNEL_HANGUP")[0]["Hangup-Cause"] == "USER_BUSY"
+    unbridge = await calls.fired(a, "CHANNEL_UNBRIDGE")
+    assert calls.events.index(unbridge) < calls.events.index(hangup)
+    assert (await calls.completed(a, app))["Application"] == "bridge"
+
+
+@virtual
+async def test_bridge_without_hangup_after_bridge_keeps_the_caller(calls: Calls) -> None:
+    # the control for the test above: the same bridge without the variable leaves A up
+    a = await calls.parked("null/1000 &park")
+    app = calls.start(a, "bridge", "null/2000")
+    b = (await calls.fired(a, "CHANNEL_BRIDGE"))["Bridge-B-Unique-ID"]
+    await calls.api("uuid_kill", f"{b} USER_BUSY")
+    await calls.completed(a, app)
+    await calls.fired(a, "CHANNEL_UNBRIDGE")
+    await asyncio.sleep(30)  # virtual time: anything that would follow has happened
+    assert calls.of(b, "CHANNEL_HANGUP")
+    assert not calls.of(a, "CHANNEL_HANGUP")
+    assert calls.session(a).ready
 
 
 # -- transfer, echo ---------------------------------------------------------------------------------------
@@ -612,8 +634,14 @@ async def test_transfer_bleg(calls: Calls) -> None:
     a = await calls.parked("null/1000 &park")
     calls.start(a, "bridge", "null/2000")
     b = (await calls.fired(a, "CHANNEL_BRIDGE"))["Bridge-B-Unique-ID"]
-    await calls.execute(b, "transfer", "-bleg 9999")
-    await calls.fired(a, "CHANNEL_PARK", 2)
+    done = await calls.execute(b, "transfer", "-bleg 9999")
+    assert done["Application"] == "transfer" and done["Application-Data"] == "-bleg 9999"
+    # "-bleg" on B moves the other leg, A, to 9999 (the dialplan parks it there); B stays put
+    park = await calls.fired(a, "CHANNEL_PARK", 2)
+    assert park["Caller-Destination-Number"] == "9999"
+    assert [e["Application"] for e in calls.of(a, "CHANNEL_EXECUTE")][-1] == "park"
+    assert calls.of(b, "CHANNEL_EXECUTE")[-1]["Application"] == "transfer"
+    assert not [e for e in calls.of(b, "CHANNEL_PARK") if e["Caller-Destination-Number"] == "9999"]
 
 
 @virtual

@@ -8,6 +8,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from calls_harness import STANDARD_HEADERS as STANDARD
 from calls_harness import Calls, virtual, write_wav
 from eventsocket.protocol.events import Event
@@ -225,6 +227,7 @@ async def test_lifecycle_timestamps_follow_virtual_time(calls: Calls) -> None:
 # -- headers -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not CASES.is_dir(), reason="../shared/conformance/cases is not beside the project")
 @virtual
 async def test_headers_match_the_recorded_freeswitch_events(calls: Calls) -> None:
     """Exactly the header names FreeSWITCH sent for a parked null call and a sendmsg set, in its order."""
