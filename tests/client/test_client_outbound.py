@@ -315,8 +315,8 @@ async def test_requests_after_the_caller_hung_up_fail_while_lingering(harness: H
                 done.set_result(info)
 
     async with OutboundServer(handler, port=0) as server, await _connect(harness) as conn:
-        result = await conn.api(
-            "originate", f"{{lingering_var=still here}}null/1000 '&socket(127.0.0.1:{server.port} async full)'")
+        target = f"'&socket(127.0.0.1:{server.port} async full)'"
+        result = await conn.api("originate", f"{{lingering_var=still here}}null/1000 {target}")
         assert result.ok, result.text
         await asyncio.wait_for(answered.wait(), 10)
         await conn.api("uuid_kill", result.text.split()[1])
