@@ -236,6 +236,8 @@ async def test_reconnect_after_the_server_restarts(tmp_path: Path) -> None:
             await d.until(lambda: d.console.link.status().startswith("reconnecting to 127.0.0.1:"),
                           "reconnecting status")
             assert "connection refused" in d.console.link.status()
+            d.send("status\r")
+            await d.wait_for("-ERR not connected\n", mark)
             h = await start_harness(settings)
             mark = await d.wait_for(f"Reconnected to 127.0.0.1:{port}.\n", mark)
             assert d.console.link.status() == f"connected to 127.0.0.1:{port}"
@@ -247,6 +249,15 @@ async def test_reconnect_after_the_server_restarts(tmp_path: Path) -> None:
             assert await d.finish() == 0
     finally:
         await stop_harness(h)
+
+
+async def test_debug_messages_print_above_the_prompt(harness: Harness, tmp_path: Path) -> None:
+    with pipe_input() as pipe:
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q", "-d", "7"), pipe)
+        await d.ready()
+        d.send("/exit\r")
+        assert await asyncio.wait_for(d.task, 10) == 0
+    assert "[INFO] Goodbye!\nSee you at ClueCon http://www.cluecon.com/\n" in d.text + d.stderr.getvalue()
 
 
 async def test_disconnect_without_reconnect_ends_the_console(tmp_path: Path) -> None:

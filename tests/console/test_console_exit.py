@@ -116,6 +116,30 @@ def test_bad_flag_values_exit_1(tmp_path: Path) -> None:
         assert proc.returncode == 1 and message in proc.stderr
 
 
+def test_real_processes_serve_and_console(tmp_path: Path) -> None:
+    """``eventsocket serve`` and ``eventsocket console -x`` as separate processes."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "HOME": str(tmp_path)}
+    port = free_port()
+    serve = [sys.executable, "-m", "eventsocket.cli.main", "serve", "--listen-port", str(port)]
+    server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:  # wait for "listening on"
+            if "listening on" in line:
+                break
+        command = [sys.executable, "-m", "eventsocket.cli.main", "console", "-P", str(port), "-x", "echo hi",
+                   "-x", "switchname"]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert (proc.returncode, proc.stderr) == (0, "")
+        assert proc.stdout.startswith("hi\n") and len(proc.stdout.splitlines()) == 2
+        proc = subprocess.run([*command[:-4], "-b"], input="echo piped\n", capture_output=True, text=True,
+                              env=env, timeout=60)
+        assert proc.returncode == 0 and "> piped\n" in proc.stdout
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def test_real_process_against_a_refused_port(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(SRC), "HOME": str(tmp_path)}
     port = free_port()

@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or ~/.fs_cli_conf.",
     )
     add_console_arguments(console)
+    from eventsocket.gateway.command import add_arguments as add_gateway_arguments
+
+    add_gateway_arguments(sub.add_parser(
+        "gateway", help="one event socket front for many switch nodes, on NATS JetStream (docs/gateway.md)"
+    ))
     return parser
 
 
@@ -150,6 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_virtual(serve(args))
             args.loop_name = _install_uvloop()
             return asyncio.run(serve(args))
+        except KeyboardInterrupt:
+            return 0
+    if args.command == "gateway":
+        from eventsocket.gateway.command import run as run_gateway
+
+        try:
+            args.loop_name = _install_uvloop()
+            return asyncio.run(run_gateway(args))
         except KeyboardInterrupt:
             return 0
     return 2

@@ -346,6 +346,11 @@ class _Link(asyncio.Protocol):
                 on_frame(self, frame)
             except Exception:  # one bad frame must not take the connection down
                 log.exception("failed to handle a frame from the server: %r", frame.headers[:4])
+        failed = self.parser.failed
+        if failed is not None:  # the frames before the error were handled; now give up
+            self.fail(ConnectionLostError(f"protocol error from server: {failed}"))
+            if self.transport is not None:
+                self.transport.abort()
 
     def eof_received(self) -> bool | None:
         return None

@@ -32,7 +32,7 @@ import glob
 import logging
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from eventsocket.switch.directory import DirectoryUser, locate_user, user_cidrs
@@ -81,6 +81,8 @@ class ConfDir:
         self.global_vars: dict[str, str] = dict(global_vars or {})
         self.path = path
         self.files: list[Path] = list(files or [])
+        # how to read this configuration again (``reloadxml``); None for one built by hand
+        self._reader: Callable[[], ConfDir] | None = None
 
     def __repr__(self) -> str:
         return f"ConfDir(path={str(self.path)!r}, files={len(self.files)})"
@@ -130,7 +132,9 @@ class ConfDir:
                 raise ConfigError(f"{root_file}: cannot be read")
         else:
             pre.run_text(_assembled_root(conf_dir), f"{conf_dir}{os.sep}<assembled root>", conf_dir, 0)
-        return cls._finish(pre, variables, conf_dir)
+        conf = cls._finish(pre, variables, conf_dir)
+        conf._reader = lambda: cls.load(path, initial_vars=initial_vars, allow_exec=allow_exec)
+        return conf
 
     @classmethod
     def from_text(
@@ -150,7 +154,22 @@ class ConfDir:
         variables = predefined_vars(conf_dir, initial_vars or {})
         pre = Preprocessor(variables, allow_exec=allow_exec)
         pre.run_text(text, "<text>", conf_dir, 0)
-        return cls._finish(pre, variables, conf_dir)
+        conf = cls._finish(pre, variables, conf_dir)
+        conf._reader = lambda: cls.from_text(
+            text, base_dir=conf_dir, initial_vars=initial_vars, allow_exec=allow_exec
+        )
+        return conf
+
+    def reload(self) -> ConfDir:
+        """This configuration read again from where it came from (its files, or its text).
+
+        A new object: the caller swaps it in, so a failed reload leaves the running one in place
+        as FreeSWITCH's ``reloadxml`` does. Raises :class:`ConfigError` when it cannot be read
+        (and for a configuration built directly from an element, which has no source).
+        """
+        if self._reader is None:
+            raise ConfigError("this configuration was not loaded from files or text")
+        return self._reader()
 
     @classmethod
     def _finish(cls, pre: Preprocessor, variables: GlobalVars, conf_dir: Path) -> ConfDir:

@@ -469,6 +469,38 @@ class SwitchCore:
             except Exception:
                 log.exception("log listener failed")
 
+    # -- configuration -----------------------------------------------------------------------
+
+    def reload_xml(self) -> str:
+        """``reloadxml``: read the configuration again; "Success", or why it was not (kept as it was).
+
+        As ``switch_xml_reload()``: the dialplan and the directory are looked up in the
+        configuration at each use, so they change at once; the ``set`` directives of vars.xml
+        set their globals again (globals set since, and not by vars.xml, stay); RELOADXML fires
+        only when the new configuration was loaded.
+        """
+        if self.conf is None:
+            return "Cannot Open log directory or XML Root!"
+        from eventsocket.switch.config import ConfigError
+
+        try:
+            fresh = self.conf.reload()
+        except ConfigError as exc:
+            log.error("reloadxml: %s; the running configuration stays", exc)
+            return str(exc)
+        self.conf = fresh
+        self.global_vars.update(fresh.global_vars)
+        self.global_vars["core_uuid"] = self.identity.core_uuid
+        self.bus.fire_new(
+            lambda: self.bus.create(
+                "RELOADXML",
+                calling_file="switch_xml.c",
+                calling_function="switch_xml_open_root",
+                calling_line=2423,
+            )
+        )
+        return "Success"
+
     # -- directory ---------------------------------------------------------------------------
 
     def find_user(self, user: str, domain: str) -> dict[str, str] | None:

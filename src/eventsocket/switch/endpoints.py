@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.protocol.compat import atoi
+from eventsocket.protocol.compat import atoi, switch_true
 from eventsocket.switch.calls import OriginateFailure
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
@@ -43,17 +43,55 @@ class Endpoint:
         )
 
     async def on_init(self, session: Session) -> None:
-        """After CHANNEL_CREATE: what the far end does first."""
+        """CS_INIT, before CHANNEL_CREATE: what the endpoint does first."""
+
+    async def on_consume_media(self, session: Session) -> None:
+        """CS_CONSUME_MEDIA: an outbound leg waiting while an originate rings it."""
 
     async def on_hangup(self, session: Session) -> None:
         """When the channel enters CS_HANGUP."""
 
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        """A digit sent to this channel's far end (``uuid_send_dtmf``, ``send_dtmf``, a bridge)."""
+
 
 class NullEndpoint(Endpoint):
+    """mod_loopback's null channel: answers when it reaches CS_CONSUME_MEDIA.
+
+    ``null_enable_auto_answer=false`` keeps it ringing, ``null_auto_answer_delay`` (ms)
+    delays the answer, ``null_pre_answer=true`` gives early media first; a destination
+    ``cause-<CAUSE>`` or ``null_hangup_cause`` fails the originate with that cause.
+    """
+
     name = "null"
 
-    async def on_init(self, session: Session) -> None:
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        cause = variables.get("null_hangup_cause")
+        if cause is None and leg.destination.startswith("cause-"):
+            cause = leg.destination[6:]
+        if cause is not None:
+            raise OriginateFailure(cause_lookup(cause) or "NORMAL_CLEARING")
+        if caller is not None and not switch_true(caller.get_variable("null_no_pre_answer")):
+            caller.pre_answer()
+        return super().create(manager, leg, variables, caller)
+
+    async def on_consume_media(self, session: Session) -> None:
+        get = session.get_variable
+        if switch_true(get("null_pre_answer")):
+            session.pre_answer()
+        auto = get("null_enable_auto_answer")
+        if auto is not None and not switch_true(auto):
+            return
+        delay = min(max(atoi(get("null_auto_answer_delay") or "0"), 0), 60000)
+        if delay and await session.wait(delay / 1000.0, messages=False, stop_on_state=False) == "hangup":
+            return
         session.answer()
+
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        queued = session.get_variable("null_channel_dtmf_queued") or ""
+        session.set_variable("null_channel_dtmf_queued", queued + digit)
 
 
 class ErrorEndpoint(Endpoint):
@@ -104,12 +142,25 @@ class LoopbackEndpoint(Endpoint):
         if peer is not None and session.get_variable("loopback_leg") == "A":
             peer.start()
 
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        # mod_loopback's channel_send_dtmf: the other half of the pair receives the digit
+        peer = session.loopback_peer
+        if peer is not None and peer.ready:
+            peer.queue_dtmf(f"{digit}@{duration // 8}", source="APP")
+
 
 class SimEndpoint(Endpoint):
     name = "sim"
 
-    async def on_init(self, session: Session) -> None:
-        session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
+    async def on_consume_media(self, session: Session) -> None:
+        if not session.far_end_started:
+            session.far_end_started = True
+            session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
+
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        """The simulated phone hears the digit: kept in ``sim_dtmf_received`` for tests to check."""
+        received = session.get_variable("sim_dtmf_received") or ""
+        session.set_variable("sim_dtmf_received", received + digit)
 
     async def _far_end(self, session: Session) -> None:
         get = session.get_variable

@@ -162,6 +162,15 @@ class Console:
         self._ended = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pumps: list[asyncio.Task[None]] = []
+        self.sigint_handler: Callable[[], None] | None = None
+
+    def arm_sigint(self) -> None:
+        """(Re)install the Control-C handler used while a command runs: the prompt installs
+        its own for the time it is shown and removes every handler when it returns."""
+        if self.sigint_handler is None:
+            return
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.sigint_handler)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -493,6 +502,8 @@ class Console:
                     return EXIT_OK
                 except _Ended:
                     break
+                finally:
+                    self.arm_sigint()
                 for line in text.split("\n"):
                     outcome = await self._next(self.dispatcher.run(line))
                     if outcome is None or outcome is Outcome.EXIT:
@@ -533,8 +544,8 @@ def run(settings: Settings) -> int:
                 console.screen.write("Type control-D or /exit or /quit or /bye to exit.\n\n")
 
         main_task = asyncio.current_task()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        console.sigint_handler = on_sigint
+        console.arm_sigint()
         try:
             return await console.run()
         except asyncio.CancelledError:

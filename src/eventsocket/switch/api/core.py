@@ -211,10 +211,7 @@ def md5(call: ApiCall) -> str:
 
 
 def reloadxml(call: ApiCall) -> str:
-    reload = getattr(call.core, "reload_xml", None)
-    if reload is not None:
-        reload()
-    return "+OK [Success]\n"
+    return f"+OK [{call.core.reload_xml()}]\n"
 
 
 def register(core: SwitchCore) -> None:
