@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -73,16 +74,37 @@ async def test_log_lines_print_above_the_prompt_in_fs_cli_colours(harness: Harne
         assert await d.finish() == 0
 
 
-async def test_uuid_filter_and_log_uuid(harness: Harness, tmp_path: Path) -> None:
+async def test_a_burst_of_log_lines_prints_in_order(harness: Harness, tmp_path: Path) -> None:
     with pipe_input() as pipe:
-        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-n", "-S"), pipe)
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-n"), pipe)
         await d.ready()
-        uuid = await originate(harness)
-        d.send(f"/uuid {uuid}\r")
+        async with await connect("127.0.0.1", harness.port) as other:
+            await asyncio.gather(*(other.api("log", f"err burst {i:04d}") for i in range(600)))
+        await d.wait_for("burst 0599\n")
+        numbers = [int(part[:4]) for part in d.text.split("burst ")[1:]]
+        assert numbers == list(range(600))
+        assert await d.finish() == 0
+
+
+async def test_uuid_filter_and_log_uuid(harness: Harness, tmp_path: Path) -> None:
+    mine, other = "aaaaaaaa-1111-4111-8111-111111111111", "bbbbbbbb-2222-4222-8222-222222222222"
+    with pipe_input() as pipe:
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-n", "-S", "-l", "debug"), pipe)
+        await d.ready()
+        d.send(f"/uuid {mine}\r")
         await d.wait_for("UUID filtering enabled\n")
-        d.send(f"uuid_setvar {uuid} foo bar\r")
-        d.send("log err not about a call\r")
-        await d.wait_for("not about a call\n")
+        async with await connect("127.0.0.1", harness.port) as observer:
+            logs = await observer.log("debug")
+            for uuid, text in ((other, "from-the-other-call"), (mine, "from-my-call")):
+                await observer.api("originate", f"{{origination_uuid={uuid}}}null/1000 &log({text})")
+                while text not in (await logs.get(timeout=10)).text:
+                    pass
+        # both lines were sent before this one: once it is printed, they were handled
+        d.send("log err about no call\r")
+        await d.wait_for("about no call\n")
+        # -S: the line starts with the first 8 characters of its call's uuid
+        assert re.search(r"\naaaaaaaa 20\d\d-[^\n]* \[DEBUG\] mod_dptools.c:1763 from-my-call\n", d.text)
+        assert "from-the-other-call" not in d.text
         assert "\x1b[" not in d.text  # -n
         assert await d.finish() == 0
 

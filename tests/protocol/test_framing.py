@@ -770,3 +770,15 @@ def test_log_frame_with_user_data() -> None:
     [parsed] = FrameParser().feed(frame)
     assert parsed.get("User-Data") == "uuid-1"
     assert parsed.body == "é\n".encode()
+
+
+def test_frame_parser_returns_frames_before_a_framing_error() -> None:
+    parser = FrameParser(max_body=10)
+    data = b"Content-Type: command/reply\nReply-Text: +OK\n\nContent-Length: 99\n\n"
+    frames = parser.feed(data)
+    assert [f.reply_text for f in frames] == ["+OK"]
+    assert isinstance(parser.failed, ProtocolError)
+    with pytest.raises(ProtocolError):
+        parser.feed(b"more")
+    with pytest.raises(ProtocolError):  # nothing before the error: raised at once
+        FrameParser(max_body=10).feed(b"Content-Length: 99\n\n")

@@ -110,28 +110,54 @@ tokens = st.sampled_from(
 noise = st.lists(st.one_of(tokens, st.binary(max_size=8)), max_size=40).map(b"".join)
 
 
+def _requests(data: bytes, points: list[int]) -> tuple[list[tuple[object, ...]], str | None]:
+    """What a RequestParser makes of ``data`` fed in chunks: the requests, and the error that
+    ended the stream (None when it did not). Checks the parser's bookkeeping on the way."""
+    parser = RequestParser()
+    got: list[tuple[object, ...]] = []
+    fed = 0
+    try:
+        for chunk in chunked(data, points):
+            fed += len(chunk)
+            for req in parser.feed(chunk):
+                assert isinstance(req, Request)
+                got.append((req.line, tuple(req.headers), req.body, req.raw))
+            # never more held back than was fed; idle means nothing is held back
+            assert 0 <= parser.buffered <= fed
+            assert not parser.idle or parser.buffered == 0
+    except ProtocolError as exc:
+        assert parser.failed is None or parser.failed is exc
+        return got, type(exc).__name__
+    return got, None if parser.failed is None else type(parser.failed).__name__
+
+
 @SETTINGS
 @given(noise, split_points)
 def test_request_parser_only_raises_protocol_error(data: bytes, points: list[int]) -> None:
-    parser = RequestParser()
+    # any bytes in any split: requests or a ProtocolError, and the same outcome as one read
+    assert _requests(data, points) == _requests(data, [])
+
+
+def _frames(data: bytes, points: list[int]) -> tuple[list[tuple[object, ...]], str | None]:
+    parser = FrameParser(max_header=64, max_body=32)
+    got: list[tuple[object, ...]] = []
     try:
         for chunk in chunked(data, points):
-            for req in parser.feed(chunk):
-                assert isinstance(req, Request)
-            assert parser.buffered >= 0
-    except ProtocolError:
-        pass
+            got.extend((tuple(f.headers), f.body) for f in parser.feed(chunk))
+    except ProtocolError as exc:
+        assert parser.failed is None or parser.failed is exc
+        return got, type(exc).__name__
+    return got, None if parser.failed is None else type(parser.failed).__name__
 
 
 @SETTINGS
 @given(noise, split_points)
 def test_frame_parser_only_raises_protocol_error(data: bytes, points: list[int]) -> None:
-    parser = FrameParser(max_header=64, max_body=32)
-    try:
-        for chunk in chunked(data, points):
-            parser.feed(chunk)
-    except ProtocolError:
-        pass
+    # any bytes in any split: frames within the limits or a ProtocolError, as in one read
+    frames, error = _frames(data, points)
+    assert (frames, error) == _frames(data, [])
+    for _headers, body in frames:
+        assert len(body) <= 32
 
 
 @SETTINGS

@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run calls on a virtual clock that jumps ahead whenever nothing is runnable",
     )
+    run.add_argument(
+        "--quiet-window",
+        type=float,
+        default=0.1,
+        metavar="SECONDS",
+        help="with --virtual-time: real seconds of quiet after talking to a client before the clock "
+        "jumps, so clients in other processes can react (default 0.1)",
+    )
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     from eventsocket.cli.console import add_arguments as add_console_arguments
 
@@ -123,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or ~/.fs_cli_conf.",
     )
     add_console_arguments(console)
+    from eventsocket.gateway.command import add_arguments as add_gateway_arguments
+
+    add_gateway_arguments(sub.add_parser(
+        "gateway", help="one event socket front for many switch nodes, on NATS JetStream (docs/gateway.md)"
+    ))
     return parser
 
 
@@ -143,9 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from eventsocket.switch.virtualtime import run_virtual
 
                 args.loop_name = "virtual time"
-                return run_virtual(serve(args))
+                return run_virtual(serve(args), window=args.quiet_window)
             args.loop_name = _install_uvloop()
             return asyncio.run(serve(args))
+        except KeyboardInterrupt:
+            return 0
+    if args.command == "gateway":
+        from eventsocket.gateway.command import run as run_gateway
+
+        try:
+            args.loop_name = _install_uvloop()
+            return asyncio.run(run_gateway(args))
         except KeyboardInterrupt:
             return 0
     return 2

@@ -82,7 +82,7 @@ class GatewayFeed:
             if selection.myevents and selection.session_uuid:
                 node = self.backend.owner_of(selection.session_uuid)
             subjects = filter_subjects(selection.types, selection.subclasses, node)
-        if subjects == self.feed.subjects and (subjects or not self.feed.started):
+        if subjects == self.feed.subjects and (self.feed.active or not subjects):
             return None
         return self.feed.update(subjects)
 
@@ -281,6 +281,13 @@ class GatewayBackend:
 
     def open_event_feed(self, listener: EventListener) -> GatewayFeed:
         return GatewayFeed(self, listener)
+
+    def feed_for(self, listener: EventListener) -> GatewayFeed | None:
+        """The feed opened for ``listener`` (a connection's bound ``on_event``)."""
+        for feed in self.feeds:
+            if feed.listener == listener:
+                return feed
+        return None
 
     def fire_event(self, event: Event) -> None:
         """Events of the gateway itself go through the stream too, under the gateway's name."""

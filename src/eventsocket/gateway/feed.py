@@ -85,6 +85,11 @@ class Feed:
         self._closed = False
         self._repair: asyncio.Task[None] | None = None
 
+    @property
+    def active(self) -> bool:
+        """A consumer is delivering (or would, as soon as there are events)."""
+        return self._sub is not None
+
     # -- consumer lifecycle ------------------------------------------------------------------
 
     async def resume(self, after: int | None = None) -> None:

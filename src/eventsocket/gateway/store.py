@@ -102,8 +102,10 @@ def _key(uuid: str) -> str | None:
 class CallRegistry:
     """uuid -> node, in the JetStream key-value bucket (shared by every gateway)."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, mirror: dict[str, str] | None = None) -> None:
         self.kv = kv
+        # a gateway's local copy (uuid -> node), updated at once by its own writes
+        self.mirror: dict[str, str] = mirror if mirror is not None else {}
 
     async def owner(self, uuid: str) -> CallOwner | None:
         key = _key(uuid)
@@ -118,11 +120,13 @@ class CallRegistry:
     async def created(self, uuid: str, owner: CallOwner) -> None:
         key = _key(uuid)
         if key is not None:
+            self.mirror[key] = owner.node
             await self.kv.put(key, owner.encode())
 
     async def destroyed(self, uuid: str) -> None:
         key = _key(uuid)
         if key is not None:
+            self.mirror.pop(key, None)
             with contextlib.suppress(KeyNotFoundError):
                 await self.kv.delete(key)
 

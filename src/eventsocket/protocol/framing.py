@@ -160,9 +160,13 @@ class FrameParser:
     body. Limits keep a hostile server from growing the client's memory without bound.
     """
 
-    __slots__ = ("_buf", "_pending", "_scanned", "max_body", "max_header")
+    __slots__ = ("_buf", "_pending", "_scanned", "failed", "max_body", "max_header")
 
     def __init__(self, max_header: int = MAX_HEADER_BLOCK, max_body: int = 256 * 1024 * 1024) -> None:
+        # a framing error found after complete frames in the same chunk: those are returned
+        # first, and the error is kept here (and raised by the next feed); a reader checks it
+        # after handling the frames, since no next feed may come
+        self.failed: ProtocolError | None = None
         self._buf = bytearray()
         self._pending: tuple[list[tuple[str, str]], int] | None = None
         self._scanned = 0
@@ -170,9 +174,22 @@ class FrameParser:
         self.max_body = max_body
 
     def feed(self, data: bytes) -> list[Frame]:
+        """The frames ``data`` completes. A framing error raises :class:`ProtocolError`, after
+        the frames before it were returned (see ``failed``)."""
+        if self.failed is not None:
+            raise self.failed
+        out: list[Frame] = []
+        try:
+            self._feed(data, out)
+        except ProtocolError as exc:
+            self.failed = exc
+            if not out:
+                raise
+        return out
+
+    def _feed(self, data: bytes, out: list[Frame]) -> None:
         buf = self._buf
         buf += data
-        out: list[Frame] = []
         while True:
             if self._pending is not None:
                 headers, length = self._pending
@@ -220,7 +237,6 @@ class FrameParser:
                 self._pending = (frame_headers, length)
                 continue
             out.append(Frame(frame_headers, b""))
-        return out
 
 
 # -- what the server sends -------------------------------------------------------------------
