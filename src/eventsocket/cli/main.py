@@ -71,7 +71,11 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         await server.start()
     except BindError as exc:
-        log.error("%s", exc)
+        log.error(
+            "%s; choose another port with --listen-port (or set retry-on-bind-error in "
+            "event_socket.conf.xml to wait for it)",
+            exc.strerror,
+        )
         return 1
     await core.start()
     if not settings.is_loopback_only() and settings.password == "ClueCon":
