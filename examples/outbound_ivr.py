@@ -10,7 +10,7 @@ connects here; the handler answers, asks for digits, reads them back and hangs u
 then, from an inbound connection (or ``eventsocket console``)::
 
     api originate null/1000 '&socket(127.0.0.1:8084 async full)'
-    api uuid_send_dtmf <uuid> 1234#
+    api uuid_recv_dtmf <uuid> 1234#
 
 ``--port 0`` picks a free port; the first line printed is ``listening on HOST:PORT``.
 ``--calls N`` exits after N calls (the default is to serve forever).

@@ -55,7 +55,7 @@ async def test_outbound_ivr_stdlib_collects_digits(harness: Harness, prompt: str
                 if event.get("Application") == "play_and_get_digits":
                     assert prompt in (event.get("Application-Data") or "")
         assert applications[:2] == ["socket", "answer"]
-        await client.send(f"api uuid_send_dtmf {uuid} 4711#")
+        await client.send(f"api uuid_recv_dtmf {uuid} 4711#")
         hangup = await client.recv_until(
             lambda f: f.content_type == "text/event-plain" and b"CHANNEL_HANGUP_COMPLETE" in f.body, 10.0)
         event = parse_event(hangup.content_type, hangup.body)

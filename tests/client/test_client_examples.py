@@ -61,7 +61,7 @@ async def test_outbound_ivr(harness: Harness) -> None:
                 async for event in conn.events():
                     if event.get("Application") == "play_and_get_digits":
                         break
-            await conn.api("uuid_send_dtmf", f"{uuid} 4711#")
+            await conn.api("uuid_recv_dtmf", f"{uuid} 4711#")
             async with asyncio.timeout(10):
                 async for event in conn.events():
                     if event.name == "CHANNEL_HANGUP_COMPLETE" and event.uuid == uuid:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -73,16 +74,37 @@ async def test_log_lines_print_above_the_prompt_in_fs_cli_colours(harness: Harne
         assert await d.finish() == 0
 
 
-async def test_uuid_filter_and_log_uuid(harness: Harness, tmp_path: Path) -> None:
+async def test_a_burst_of_log_lines_prints_in_order(harness: Harness, tmp_path: Path) -> None:
     with pipe_input() as pipe:
-        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-n", "-S"), pipe)
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-n"), pipe)
         await d.ready()
-        uuid = await originate(harness)
-        d.send(f"/uuid {uuid}\r")
+        async with await connect("127.0.0.1", harness.port) as other:
+            await asyncio.gather(*(other.api("log", f"err burst {i:04d}") for i in range(600)))
+        await d.wait_for("burst 0599\n")
+        numbers = [int(part[:4]) for part in d.text.split("burst ")[1:]]
+        assert numbers == list(range(600))
+        assert await d.finish() == 0
+
+
+async def test_uuid_filter_and_log_uuid(harness: Harness, tmp_path: Path) -> None:
+    mine, other = "aaaaaaaa-1111-4111-8111-111111111111", "bbbbbbbb-2222-4222-8222-222222222222"
+    with pipe_input() as pipe:
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-n", "-S", "-l", "debug"), pipe)
+        await d.ready()
+        d.send(f"/uuid {mine}\r")
         await d.wait_for("UUID filtering enabled\n")
-        d.send(f"uuid_setvar {uuid} foo bar\r")
-        d.send("log err not about a call\r")
-        await d.wait_for("not about a call\n")
+        async with await connect("127.0.0.1", harness.port) as observer:
+            logs = await observer.log("debug")
+            for uuid, text in ((other, "from-the-other-call"), (mine, "from-my-call")):
+                await observer.api("originate", f"{{origination_uuid={uuid}}}null/1000 &log({text})")
+                while text not in (await logs.get(timeout=10)).text:
+                    pass
+        # both lines were sent before this one: once it is printed, they were handled
+        d.send("log err about no call\r")
+        await d.wait_for("about no call\n")
+        # -S: the line starts with the first 8 characters of its call's uuid
+        assert re.search(r"\naaaaaaaa 20\d\d-[^\n]* \[DEBUG\] mod_dptools.c:1763 from-my-call\n", d.text)
+        assert "from-the-other-call" not in d.text
         assert "\x1b[" not in d.text  # -n
         assert await d.finish() == 0
 
@@ -171,8 +193,13 @@ async def test_history_is_written_and_searchable(harness: Harness, tmp_path: Pat
         assert await d.finish() == 0
     history = tmp_path / ".local" / "state" / "eventsocket" / "console_history"
     lines = [line for line in history.read_text().splitlines() if line.startswith("+")]
-    assert lines[:2] == ["+echo first", "+version"]
-    assert "+/exit" in lines
+    assert lines == ["+echo first", "+version", "+echo first", "+/exit"]
+    with pipe_input() as pipe:  # the next session starts with that history: Up, Up, Enter
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q"), pipe)
+        await d.ready()
+        d.send("\x1b[A\x1b[A\r")
+        await d.wait_for("first\n")
+        assert await d.finish() == 0
 
 
 async def test_no_history_file_flag(harness: Harness, tmp_path: Path) -> None:
@@ -209,6 +236,15 @@ async def test_ctrl_d_exits_and_ctrl_c_warns(harness: Harness, tmp_path: Path) -
         d.send("\x04")
         assert await asyncio.wait_for(d.task, 10) == 0
         assert d.text.endswith("/exit\n\n")
+
+
+async def test_ctrl_c_with_interrupt_flag_ends_with_1(harness: Harness, tmp_path: Path) -> None:
+    with pipe_input() as pipe:
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q", "-i"), pipe)
+        await d.ready()
+        d.send("\x03")
+        assert await asyncio.wait_for(d.task, 10) == 1
+        assert d.text.endswith("Interrupted.\n")
 
 
 async def test_batch_mode_reads_standard_input(harness: Harness, tmp_path: Path) -> None:

@@ -93,20 +93,30 @@ async def run_full_call(switch: Switch) -> tuple[Esl, str, str]:
     assert await esl.cmd(f"api uuid_kill {a}") == "+OK\n"
     await esl.fired(a, "CHANNEL_DESTROY")
     await esl.fired(b, "CHANNEL_DESTROY")
+    for leg in (a, b):  # CHANNEL_STATE CS_DESTROY follows CHANNEL_DESTROY
+        await esl.wait(
+            lambda e, u=leg: (
+                e.name == "CHANNEL_STATE"  # type: ignore[misc]
+                and e.get("Unique-ID") == u
+                and e.get("Channel-State") == "CS_DESTROY"
+            )
+        )
     return esl, a, b
 
 
 @over_socket
 async def test_full_call_event_sequence_on_the_wire(switch: Switch) -> None:
     esl, a, b = await run_full_call(switch)
+    # FreeSWITCH's order (../shared/conformance/traces)
     assert [e.name for e in esl.of(a)] == [
+        "CHANNEL_OUTGOING",
         "CHANNEL_STATE",
         "CHANNEL_CREATE",
-        "CHANNEL_CALLSTATE",
-        "CHANNEL_ANSWER",
-        "CHANNEL_STATE",
-        "CHANNEL_STATE",
         "CHANNEL_ORIGINATE",
+        "CHANNEL_STATE",
+        "CHANNEL_STATE",
+        "CHANNEL_ANSWER",
+        "CHANNEL_CALLSTATE",
         "CHANNEL_STATE",
         "CHANNEL_EXECUTE",
         "CHANNEL_PARK",
@@ -119,8 +129,9 @@ async def test_full_call_event_sequence_on_the_wire(switch: Switch) -> None:
         "CHANNEL_EXECUTE_COMPLETE",
         "PRIVATE_COMMAND",
         "CHANNEL_EXECUTE",
-        "CHANNEL_BRIDGE",
         "CHANNEL_CALLSTATE",
+        "CHANNEL_CALLSTATE",
+        "CHANNEL_BRIDGE",
         "CHANNEL_HANGUP",
         "CHANNEL_UNBRIDGE",
         "CHANNEL_EXECUTE_COMPLETE",
@@ -128,10 +139,11 @@ async def test_full_call_event_sequence_on_the_wire(switch: Switch) -> None:
         "CHANNEL_UNPARK",
         "CHANNEL_EXECUTE_COMPLETE",
         "CHANNEL_STATE",
+        "CHANNEL_CALLSTATE",
         "CHANNEL_STATE",
         "CHANNEL_HANGUP_COMPLETE",
-        "CHANNEL_STATE",
         "CHANNEL_DESTROY",
+        "CHANNEL_STATE",
     ]
     assert [e["Channel-State"] for e in esl.of(a, "CHANNEL_STATE")] == [
         "CS_INIT",
@@ -145,8 +157,8 @@ async def test_full_call_event_sequence_on_the_wire(switch: Switch) -> None:
     assert [e.name for e in esl.of(b) if e.name not in ("CHANNEL_STATE", "CHANNEL_CALLSTATE")] == [
         "CHANNEL_OUTGOING",
         "CHANNEL_CREATE",
-        "CHANNEL_ANSWER",
         "CHANNEL_ORIGINATE",
+        "CHANNEL_ANSWER",
         "CHANNEL_HANGUP",
         "CHANNEL_HANGUP_COMPLETE",
         "CHANNEL_DESTROY",
@@ -173,9 +185,10 @@ async def test_full_call_sequence_numbers_and_execute_pairs(switch: Switch) -> N
         )
     assert not stack
     completes = {e["Application"]: e for e in esl.of(a, "CHANNEL_EXECUTE_COMPLETE")}
-    assert completes["park"].get("Application-UUID") is None
+    # every execution carries an Application-UUID (its own when the sendmsg gave none)
     assert all(
-        re.fullmatch(UUID, completes[app]["Application-UUID"]) for app in ("answer", "playback", "bridge")
+        re.fullmatch(UUID, completes[app]["Application-UUID"])
+        for app in ("park", "answer", "playback", "bridge")
     )
     assert completes["playback"]["Application-Response"] == "FILE PLAYED"
     assert completes["answer"]["Application-Response"] == "_none_"
@@ -218,8 +231,9 @@ async def test_full_call_header_sets(switch: Switch) -> None:
         callstate["Channel-Call-State-Number"],
     ) == ("DOWN", "ACTIVE", "4")
     hangup = esl.of(a, "CHANNEL_HANGUP")[0]
+    # the call state becomes HANGUP when the state machine enters CS_HANGUP, after CHANNEL_HANGUP
     assert (hangup["Channel-Call-State"], hangup["Answer-State"], hangup["Hangup-Cause"]) == (
-        "HANGUP",
+        "ACTIVE",
         "hangup",
         "NORMAL_CLEARING",
     )

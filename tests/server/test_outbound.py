@@ -494,7 +494,7 @@ async def test_reply_order_around_a_blocking_application(
         assert (await sock.frame()).raw == reply("+OK")
         start, _ = await sock.until(lambda m: m.event_name == "CHANNEL_EXECUTE")
         assert start.event().get("Application") == "read"
-    assert await observer.api(f"uuid_send_dtmf {uuid} 7") == f"+OK {uuid} sent DTMF 7.\n"
+    assert await observer.api(f"uuid_recv_dtmf {uuid} 7") == f"+OK {uuid} received DTMF 7.\n"
     if options == "full":
         assert (await sock.frame()).raw == reply("+OK")
         held = [await sock.frame() for _ in range(3)]

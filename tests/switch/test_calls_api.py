@@ -240,18 +240,28 @@ async def test_uuid_kill_with_cause(calls: Calls, cause: str, name: str, q850: s
 async def test_uuid_answer(calls: Calls) -> None:
     assert await calls.api("uuid_answer", "") == "-ERROR\n"
     assert await calls.api("uuid_answer", str(uuidlib.uuid4())) == "-ERROR\n"
-    # early media completes the originate; the leg is up but not answered
-    uuid = await calls.originate("{sim_early_media_ms=0,sim_answer=false}sim/2000 &park")
+    # an outbound leg is answered by its far end only: uuid_answer succeeds and does nothing
+    out = await calls.originate("{sim_early_media_ms=0,sim_answer=false}sim/2000 &park")
+    await calls.fired(out, "CHANNEL_PARK")
+    assert await calls.api("uuid_answer", out) == "+OK\n"
+    assert not calls.session(out).channel.answered
+    assert not calls.of(out, "CHANNEL_ANSWER")
+    # an inbound leg (loopback's b-leg) with early media is answered
+    a = await calls.originate("loopback/m:~:pre_answer~park/default/inline &park")
+    uuid = calls.var(a, "other_loopback_leg_uuid")
+    assert uuid is not None
     await calls.fired(uuid, "CHANNEL_PARK")
     assert not calls.session(uuid).channel.answered
-    assert not calls.of(uuid, "CHANNEL_ANSWER")
     assert await calls.api("uuid_answer", uuid) == "+OK\n"
     answer = await calls.fired(uuid, "CHANNEL_ANSWER")
     assert answer["Answer-State"] == "answered"
-    assert answer["Channel-Call-State"] == "ACTIVE"
+    # CHANNEL_ANSWER comes before the call state moves on (switch_channel_perform_mark_answered)
+    assert answer["Channel-Call-State"] == "EARLY"
     assert calls.session(uuid).channel.call_state == "ACTIVE"
+    assert calls.of(uuid, "CHANNEL_CALLSTATE")[-1]["Channel-Call-State"] == "ACTIVE"
     assert await calls.api("uuid_answer", uuid) == "+OK\n"  # already answered is fine
     assert len(calls.of(uuid, "CHANNEL_ANSWER")) == 1
+    await calls.fired(a, "CHANNEL_ANSWER")  # the loopback pair's a-leg follows
 
 
 @virtual
@@ -439,16 +449,33 @@ async def test_uuid_exists(calls: Calls) -> None:
 
 
 @virtual
-async def test_uuid_send_dtmf_queues_digits(calls: Calls) -> None:
+async def test_uuid_send_dtmf_goes_to_the_far_end(calls: Calls) -> None:
     assert await calls.api("uuid_send_dtmf", "only-one") == "-USAGE: <uuid> <dtmf_data>\n"
     uuid = await calls.originate("null/1000 &park")
     reply = await calls.api("uuid_send_dtmf", f"{uuid} 12#")
-    assert reply is not None and reply.startswith("+OK")
+    assert reply == f"+OK {uuid} sent DTMF 12#.\n"
+    # a null channel's far end keeps the digits; the channel itself receives nothing
+    assert calls.var(uuid, "null_channel_dtmf_queued") == "12#"
+    assert calls.var(uuid, "last_dtmf_duration") == "1500"
+    assert not calls.of(uuid, "DTMF")
+
+
+@virtual
+async def test_uuid_recv_dtmf_fires_dtmf_events(calls: Calls) -> None:
+    assert await calls.api("uuid_recv_dtmf", "only-one") == "-USAGE: <uuid> <dtmf_data>\n"
+    assert await calls.api("uuid_recv_dtmf", f"{uuidlib.uuid4()} 1") == "-ERR Cannot locate session!\n"
+    uuid = await calls.originate("null/1000 &park")
+    assert await calls.api("uuid_recv_dtmf", f"{uuid} xyz") == "-USAGE: <uuid> <dtmf_data>\n"
+    assert await calls.api("uuid_recv_dtmf", f"{uuid} 12#@400") == f"+OK {uuid} received DTMF 12#@400.\n"
     await calls.until(lambda: len(calls.of(uuid, "DTMF")) == 3)
     digits = calls.of(uuid, "DTMF")
     assert [e["DTMF-Digit"] for e in digits] == ["1", "2", "#"]
+    assert [e["DTMF-Duration"] for e in digits] == ["3200"] * 3
     assert all(e["DTMF-Source"] == "APP" for e in digits)
     assert not any(k.startswith("variable_") for e in digits for k, _ in e.items())
+    # the DTMF headers follow the channel data
+    names = [k for k, _ in digits[0].items()]
+    assert names.index("DTMF-Digit") > names.index("Unique-ID")
 
 
 @virtual
@@ -567,7 +594,9 @@ async def test_uuid_transfer(calls: Calls) -> None:
     assert apps == ["park", "answer", "playback", "hangup"]
     last = calls.of(uuid, "CHANNEL_EXECUTE")[-1]
     assert last["Caller-Destination-Number"] == "9664"
-    assert last["variable_transfer_source"].endswith(f":{uuid}:bl_xfer:9664/default/XML")
+    assert re.fullmatch(r"\d+:[0-9a-f-]{36}:bl_xfer:9664/default/XML", last["variable_transfer_source"])
+    assert last["Caller-Transfer-Source"] == last["variable_transfer_source"]
+    assert last["variable_transfer_history"] == last["variable_transfer_source"]
 
 
 @virtual

@@ -42,13 +42,11 @@ async def test_ring_ready_pre_answer_answer_on_an_inbound_leg(calls: Calls) -> N
     assert apps(calls, b) == ["ring_ready", "sleep", "pre_answer", "sleep", "answer", "park"]
     progress = calls.of(b, "CHANNEL_PROGRESS")[0]
     assert (progress["Channel-Call-State"], progress["Answer-State"]) == ("RINGING", "ringing")
+    # each event fires before the call state it leads to (switch_channel_perform_mark_*)
     media = calls.of(b, "CHANNEL_PROGRESS_MEDIA")[0]
-    assert (media["Channel-Call-State"], media["Answer-State"]) == ("EARLY", "early")
+    assert (media["Channel-Call-State"], media["Answer-State"]) == ("RINGING", "early")
     answer = calls.of(b, "CHANNEL_ANSWER")[0]
-    assert (answer["Channel-Call-State"], answer["Answer-State"]) == (
-        "ANSWERED".replace("ANSWERED", "ACTIVE"),
-        "answered",
-    )
+    assert (answer["Channel-Call-State"], answer["Answer-State"]) == ("EARLY", "answered")
     assert int(progress["Caller-Channel-Progress-Time"]) > 0
     assert (
         int(answer["Caller-Channel-Answered-Time"]) - int(media["Caller-Channel-Progress-Media-Time"])
@@ -261,7 +259,7 @@ async def test_playback_terminator_digit(calls: Calls) -> None:
     app_uuid = calls.start(uuid, "playback", "silence_stream://30000")
     await calls.fired(uuid, "PLAYBACK_START")
     await asyncio.sleep(2)
-    assert (await calls.api("uuid_send_dtmf", f"{uuid} #") or "").startswith("+OK")
+    assert (await calls.api("uuid_recv_dtmf", f"{uuid} #") or "").startswith("+OK")
     done = await calls.completed(uuid, app_uuid)
     assert calls.of(uuid, "PLAYBACK_STOP")[0]["Playback-Status"] == "break"
     assert done["variable_playback_terminator_used"] == "#"
@@ -275,11 +273,11 @@ PAGD = "1 4 2 3000 # silence_stream://1000 silence_stream://250 pin [0-9]+"
 
 
 @virtual
-async def test_play_and_get_digits_from_uuid_send_dtmf(calls: Calls) -> None:
+async def test_play_and_get_digits_from_uuid_recv_dtmf(calls: Calls) -> None:
     uuid = await calls.parked("null/1000 &park")
     app_uuid = calls.start(uuid, "play_and_get_digits", PAGD)
     await calls.fired(uuid, "PLAYBACK_START")
-    assert (await calls.api("uuid_send_dtmf", f"{uuid} 123#") or "").startswith("+OK")
+    assert (await calls.api("uuid_recv_dtmf", f"{uuid} 123#") or "").startswith("+OK")
     done = await calls.completed(uuid, app_uuid)
     assert done["variable_pin"] == "123"
     assert done["variable_read_result"] == "success"
@@ -331,10 +329,10 @@ async def test_play_and_get_digits_regex_mismatch(calls: Calls) -> None:
         uuid, "play_and_get_digits", "1 3 2 2000 # silence_stream://500 silence_stream://250 pin 5[0-9]*"
     )
     await calls.fired(uuid, "PLAYBACK_START")
-    await calls.api("uuid_send_dtmf", f"{uuid} 12#")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 12#")
     await calls.fired(uuid, "PLAYBACK_START", 2)
     assert calls.var(uuid, "pin_invalid") == "12"
-    await calls.api("uuid_send_dtmf", f"{uuid} 57#")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 57#")
     done = await calls.completed(uuid, app_uuid)
     assert done["variable_pin"] == "57"
     assert done["variable_read_result"] == "success"
@@ -347,7 +345,7 @@ async def test_play_and_get_digits_keeps_invalid_input(calls: Calls) -> None:
         uuid, "play_and_get_digits", "1 3 2 2000 # silence_stream://500 silence_stream://250 pin 5[0-9]*"
     )
     await calls.fired(uuid, "PLAYBACK_START")
-    await calls.api("uuid_send_dtmf", f"{uuid} 12#")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 12#")
     done = await calls.completed(uuid, app_uuid)  # the second try times out
     assert done["variable_read_result"] == "failure"
     assert done["variable_pin_invalid"] == "12"
@@ -377,11 +375,11 @@ async def test_play_and_get_digits_from_sendmsg(calls: Calls) -> None:
 
 
 @virtual
-async def test_read_from_uuid_send_dtmf(calls: Calls) -> None:
+async def test_read_from_uuid_recv_dtmf(calls: Calls) -> None:
     uuid = await calls.parked("null/1000 &park")
     app_uuid = calls.start(uuid, "read", "1 3 silence_stream://2000 myvar 5000 #")
     await calls.fired(uuid, "PLAYBACK_START")
-    await calls.api("uuid_send_dtmf", f"{uuid} 98#")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 98#")
     done = await calls.completed(uuid, app_uuid)
     assert done["variable_myvar"] == "98"
     assert done["variable_read_result"] == "success"
@@ -393,7 +391,7 @@ async def test_read_max_digits_without_terminator(calls: Calls) -> None:
     uuid = await calls.parked("null/1000 &park")
     app_uuid = calls.start(uuid, "read", "2 2 silence myvar 5000 #")
     await calls.fired(uuid, "CHANNEL_EXECUTE", 2)
-    await calls.api("uuid_send_dtmf", f"{uuid} 345")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 345")
     done = await calls.completed(uuid, app_uuid)
     assert done["variable_myvar"] == "34"
     assert done["variable_read_result"] == "success"
@@ -416,7 +414,7 @@ async def test_read_result_as_switch_ivr_read(calls: Calls) -> None:
     assert nothing["variable_read_result"] == "failure"
     app_uuid = calls.start(uuid, "read", "1 5 silence myvar 2000 #")
     await calls.fired(uuid, "CHANNEL_EXECUTE", 3)
-    await calls.api("uuid_send_dtmf", f"{uuid} 12")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 12")
     partial = await calls.completed(uuid, app_uuid)
     assert partial["variable_myvar"] == "12"
     assert partial["variable_read_result"] == "timeout"
@@ -461,7 +459,7 @@ async def test_record_stops_on_terminator_and_hangup(calls: Calls, tmp_path: Pat
     app_uuid = calls.start(uuid, "record", str(first))
     await calls.fired(uuid, "RECORD_START")
     await asyncio.sleep(2.5)
-    await calls.api("uuid_send_dtmf", f"{uuid} #")
+    await calls.api("uuid_recv_dtmf", f"{uuid} #")
     await calls.completed(uuid, app_uuid)
     assert wav_seconds(first) == pytest.approx(2.5, abs=0.05)
     assert calls.var(uuid, "playback_terminator_used") == "#"
@@ -626,7 +624,12 @@ async def test_transfer_application(calls: Calls) -> None:
     assert apps(calls, uuid) == ["park", "transfer", "answer", "playback", "hangup"]
     transferred = next(e for e in calls.of(uuid, "CHANNEL_EXECUTE") if e["Application"] == "answer")
     assert transferred["Caller-Destination-Number"] == "9664"
-    assert int(transferred["Caller-Channel-Transfer-Time"]) > 0
+    assert transferred["Caller-RDNIS"] == "1000"
+    assert transferred["Caller-Profile-Index"] == "2"
+    # the new caller profile has its own time table: transferred is the old profile's
+    assert transferred["Caller-Channel-Transfer-Time"] == "0"
+    assert int(transferred["Caller-Profile-Created-Time"]) > int(transferred["Caller-Channel-Created-Time"])
+    assert transferred["variable_max_forwards"] == "70"  # no max_forwards before: 70
 
 
 @virtual

@@ -121,10 +121,15 @@ async def test_full_call_event_order(calls: Calls, tmp_path: Path) -> None:
         for e in calls.of(a)
         if e.name not in ("CHANNEL_STATE", "CHANNEL_CALLSTATE")
     ]
+    # the order FreeSWITCH fires them (../shared/conformance/traces)
     assert sequence == [
+        ("CODEC", ""),
+        ("CODEC", ""),
+        ("CHANNEL_OUTGOING", ""),
         ("CHANNEL_CREATE", ""),
-        ("CHANNEL_ANSWER", ""),
         ("CHANNEL_ORIGINATE", ""),
+        ("CHANNEL_ANSWER", ""),
+        ("CALL_UPDATE", ""),
         ("CHANNEL_EXECUTE", "park"),
         ("CHANNEL_PARK", ""),
         ("CHANNEL_EXECUTE", "answer"),
@@ -159,17 +164,35 @@ async def test_full_call_event_order(calls: Calls, tmp_path: Path) -> None:
     callstates = [
         (e["Original-Channel-Call-State"], e["Channel-Call-State"]) for e in calls.of(a, "CHANNEL_CALLSTATE")
     ]
-    assert callstates == [("DOWN", "ACTIVE"), ("ACTIVE", "HANGUP")]
+    # RING_WAIT while the answered a-leg originates the b-leg
+    assert callstates == [
+        ("DOWN", "ACTIVE"),
+        ("ACTIVE", "RING_WAIT"),
+        ("RING_WAIT", "ACTIVE"),
+        ("ACTIVE", "HANGUP"),
+    ]
     # the b-leg: created for the a-leg's bridge, hung up with it
     b_sequence = [e.name for e in calls.of(b) if e.name not in ("CHANNEL_STATE", "CHANNEL_CALLSTATE")]
     assert b_sequence == [
+        "CODEC",
+        "CODEC",
         "CHANNEL_OUTGOING",
         "CHANNEL_CREATE",
-        "CHANNEL_ANSWER",
         "CHANNEL_ORIGINATE",
+        "CHANNEL_ANSWER",
         "CHANNEL_HANGUP",
         "CHANNEL_HANGUP_COMPLETE",
         "CHANNEL_DESTROY",
+    ]
+    b_states = [e["Channel-State"] for e in calls.of(b, "CHANNEL_STATE")]
+    assert b_states == [
+        "CS_INIT",
+        "CS_ROUTING",
+        "CS_CONSUME_MEDIA",
+        "CS_EXCHANGE_MEDIA",
+        "CS_HANGUP",
+        "CS_REPORTING",
+        "CS_DESTROY",
     ]
 
 
@@ -194,8 +217,10 @@ async def test_execute_pairs_and_sequence_numbers(calls: Calls, tmp_path: Path) 
             assert opened.get("Application-UUID") == event.get("Application-UUID")
             pairs += 1
     assert not stack and pairs == 4
-    with_uuid = [e for e in events if e.name == "CHANNEL_EXECUTE" and "Application-UUID" in e]
-    assert [e["Application"] for e in with_uuid] == ["answer", "playback", "bridge"]  # the sendmsg ones
+    # every execution has an Application-UUID: the sendmsg's Event-UUID, or one of its own
+    executes = [e for e in events if e.name == "CHANNEL_EXECUTE"]
+    assert all("Application-UUID" in e for e in executes)
+    assert len({e["Application-UUID"] for e in executes}) == len(executes)
     every = [int(e["Event-Sequence"]) for e in calls.events if e.name != "API"]
     assert every == sorted(every)
 
@@ -322,15 +347,22 @@ async def test_hangup_headers(calls: Calls) -> None:
     hangup = await calls.fired(uuid, "CHANNEL_HANGUP")
     assert hangup["Hangup-Cause"] == "CALL_REJECTED"
     assert hangup["Answer-State"] == "hangup"
-    assert hangup["Channel-Call-State"] == "HANGUP"
-    assert int(hangup["Caller-Channel-Hangup-Time"]) > 0
+    # the call state and the hangup time change when the state machine enters CS_HANGUP
+    assert hangup["Channel-Call-State"] == "ACTIVE"
+    assert hangup["Channel-State"] == "CS_EXECUTE"
+    assert hangup["Caller-Channel-Hangup-Time"] == "0"
     assert names(hangup).index("Hangup-Cause") == names(hangup).index("Answer-State") + 1
     complete = await calls.fired(uuid, "CHANNEL_HANGUP_COMPLETE")
     assert complete["Channel-State"] == "CS_REPORTING"
+    assert complete["Channel-Call-State"] == "HANGUP"
+    assert int(complete["Caller-Channel-Hangup-Time"]) > 0
     assert complete["variable_hangup_cause"] == "CALL_REJECTED"
     assert complete["variable_hangup_cause_q850"] == "21"
     destroy = await calls.gone(uuid)
-    assert destroy["Channel-State"] == "CS_DESTROY"
+    # CHANNEL_DESTROY comes before the last CHANNEL_STATE (CS_DESTROY)
+    assert destroy["Channel-State"] == "CS_REPORTING"
+    assert destroy["Channel-State-Number"] == "12"
+    assert calls.of(uuid, "CHANNEL_STATE")[-1]["Channel-State"] == "CS_DESTROY"
 
 
 @virtual
@@ -380,7 +412,7 @@ async def test_media_event_headers(calls: Calls, tmp_path: Path) -> None:
     assert record_start["Record-File-Path"] == str(target)
     assert record_stop["Record-File-Path"] == str(target)
     assert "variable_uuid" in record_start and "variable_uuid" in record_stop
-    await calls.api("uuid_send_dtmf", f"{uuid} 5")
+    await calls.api("uuid_recv_dtmf", f"{uuid} 5")
     dtmf = await calls.fired(uuid, "DTMF")
     assert (dtmf["DTMF-Digit"], dtmf["DTMF-Duration"], dtmf["DTMF-Source"]) == ("5", "2000", "APP")
     assert not any(n.startswith("variable_") for n in names(dtmf))

@@ -221,7 +221,7 @@ async def routed(tmp_path: Path, app: Application) -> AsyncIterator[Harness]:
 @pytest.mark.parametrize(
     ("dial", "destination", "expected"),
     [
-        ("null/1001", "5512",
+        ("{origination_caller_id_number=1001}null/1001", "5512",
          {"prefix": "55", "rest": "12", "vip": "yes", "queue": "normal", "any": "matched"}),
         ("{lane=fast}null/2000", "5534",
          {"prefix": "55", "rest": "34", "vip": "no", "queue": "priority", "any": "matched"}),

@@ -161,7 +161,11 @@ class CallerProfile:
         yield f"{prefix}-Logical-Direction", self.logical_direction
         for attr, name in _PROFILE_TEXT:
             value = getattr(self, attr)
-            if value:
+            if attr.startswith("orig_caller_id_"):
+                # only beside a current caller id (switch_caller_profile_event_set_data)
+                if value and getattr(self, attr[len("orig_") :]):
+                    yield f"{prefix}-{name}", value
+            elif value:
                 yield f"{prefix}-{name}", value
         for attr, name in _PROFILE_TIMES:
             yield f"{prefix}-{name}", str(getattr(self, attr))
@@ -195,16 +199,19 @@ class Channel:
         self.direction = direction
         self.profile = profile
         self.state = CS.CS_NEW
-        self.running_state = CS.CS_NEW
+        self.running_state = CS.CS_NONE  # no state handler has run yet
         self.call_state = "DOWN"
         self.answered = False
         self.early_media = False
         self.ringing = False
         self.hangup_cause: str | None = None
-        self.hit_dialplan = direction == "inbound"
+        self.hit_dialplan = direction == "inbound"  # or CF_DIALPLAN: an extension was set once
         self.variables: dict[str, str] = {}
-        self.codec: Codec | None = None
-        self.other_leg: Channel | None = None
+        self.codec: Codec | None = None  # the read codec
+        self.write_codec: Codec | None = None
+        self.profile_set = True  # False while an endpoint is still building the channel
+        # the other leg's caller profile, copied when the legs were tied (originate, bridge)
+        self.other_profile: CallerProfile | None = None
         self.other_type = ""  # "originator" or "originatee": the role of the *other* leg
         self.originator: Channel | None = None
         self.originatee: Channel | None = None
@@ -260,6 +267,8 @@ class Channel:
             yield "Channel-Read-Codec-Name", codec.name
             yield "Channel-Read-Codec-Rate", str(codec.rate)
             yield "Channel-Read-Codec-Bit-Rate", str(codec.bit_rate)
+        codec = self.write_codec
+        if codec is not None:
             yield "Channel-Write-Codec-Name", codec.name
             yield "Channel-Write-Codec-Rate", str(codec.rate)
             yield "Channel-Write-Codec-Bit-Rate", str(codec.bit_rate)
@@ -269,11 +278,12 @@ class Channel:
     ) -> list[tuple[str, HeaderValue]]:
         """``switch_channel_event_set_data``: basic headers, caller profile, other leg, variables."""
         headers: list[tuple[str, HeaderValue]] = list(self.basic_headers())
-        headers.extend(self.profile.headers("Caller"))
-        other = self.other_leg
-        if other is not None and self.other_type:
-            headers.append(("Other-Type", self.other_type))
-            headers.extend(other.profile.headers("Other-Leg"))
+        if self.profile_set:
+            headers.extend(self.profile.headers("Caller"))
+            other = self.other_profile
+            if other is not None and self.other_type:
+                headers.append(("Other-Type", self.other_type))
+                headers.extend(other.headers("Other-Leg"))
         if with_variables is None:
             with_variables = event_name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
         if with_variables:

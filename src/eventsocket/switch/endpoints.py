@@ -10,14 +10,16 @@
   the ring time), ``sim_hangup_ms`` (far end hangs up that long after answer),
   ``sim_hangup_cause``, ``sim_dtmf`` (digits the far end presses after answer, one every
   ``sim_dtmf_interval_ms``, starting ``sim_dtmf_delay_ms`` after answer). The
-  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands.
+  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands. A misspelled
+  ``sim_*`` name or value fails the leg (INVALID_GATEWAY) with an error log line saying
+  what is wrong, rather than being ignored.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eventsocket.protocol.compat import atoi
+from eventsocket.protocol.compat import atoi, switch_true
 from eventsocket.switch.calls import OriginateFailure
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
@@ -43,17 +45,55 @@ class Endpoint:
         )
 
     async def on_init(self, session: Session) -> None:
-        """After CHANNEL_CREATE: what the far end does first."""
+        """CS_INIT, before CHANNEL_CREATE: what the endpoint does first."""
+
+    async def on_consume_media(self, session: Session) -> None:
+        """CS_CONSUME_MEDIA: an outbound leg waiting while an originate rings it."""
 
     async def on_hangup(self, session: Session) -> None:
         """When the channel enters CS_HANGUP."""
 
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        """A digit sent to this channel's far end (``uuid_send_dtmf``, ``send_dtmf``, a bridge)."""
+
 
 class NullEndpoint(Endpoint):
+    """mod_loopback's null channel: answers when it reaches CS_CONSUME_MEDIA.
+
+    ``null_enable_auto_answer=false`` keeps it ringing, ``null_auto_answer_delay`` (ms)
+    delays the answer, ``null_pre_answer=true`` gives early media first; a destination
+    ``cause-<CAUSE>`` or ``null_hangup_cause`` fails the originate with that cause.
+    """
+
     name = "null"
 
-    async def on_init(self, session: Session) -> None:
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        cause = variables.get("null_hangup_cause")
+        if cause is None and leg.destination.startswith("cause-"):
+            cause = leg.destination[6:]
+        if cause is not None:
+            raise OriginateFailure(cause_lookup(cause) or "NORMAL_CLEARING")
+        if caller is not None and not switch_true(caller.get_variable("null_no_pre_answer")):
+            caller.pre_answer()
+        return super().create(manager, leg, variables, caller)
+
+    async def on_consume_media(self, session: Session) -> None:
+        get = session.get_variable
+        if switch_true(get("null_pre_answer")):
+            session.pre_answer()
+        auto = get("null_enable_auto_answer")
+        if auto is not None and not switch_true(auto):
+            return
+        delay = min(max(atoi(get("null_auto_answer_delay") or "0"), 0), 60000)
+        if delay and await session.wait(delay / 1000.0, messages=False, stop_on_state=False) == "hangup":
+            return
         session.answer()
+
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        queued = session.get_variable("null_channel_dtmf_queued") or ""
+        session.set_variable("null_channel_dtmf_queued", queued + digit)
 
 
 class ErrorEndpoint(Endpoint):
@@ -104,19 +144,77 @@ class LoopbackEndpoint(Endpoint):
         if peer is not None and session.get_variable("loopback_leg") == "A":
             peer.start()
 
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        # mod_loopback's channel_send_dtmf: the other half of the pair receives the digit
+        peer = session.loopback_peer
+        if peer is not None and peer.ready:
+            peer.queue_dtmf(f"{digit}@{duration // 8}", source="APP")
+
+
+SIM_MS_VARIABLES = ("sim_ring_ms", "sim_early_media_ms", "sim_hangup_ms", "sim_dtmf_delay_ms",
+                    "sim_dtmf_interval_ms")
+SIM_VARIABLES = (*SIM_MS_VARIABLES, "sim_answer", "sim_fail_cause", "sim_hangup_cause", "sim_dtmf",
+                 "sim_dtmf_received")
+
+
+def sim_variables_error(variables: dict[str, str]) -> str | None:
+    """What is wrong with the ``sim_*`` variables of a leg, or None.
+
+    The sim endpoint exists for tests; a value it would silently read as 0 or a name it
+    would never read makes a test pass for the wrong reason, so both are errors.
+    """
+    for name, value in variables.items():
+        if not name.startswith("sim_"):
+            continue
+        text = value.strip()
+        if name in SIM_MS_VARIABLES:
+            if not text.isdigit():
+                return f"{name}={value!r} is not a number of milliseconds"
+        elif name == "sim_answer":
+            if text.lower() not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                return f"{name}={value!r} is not true or false"
+        elif name in ("sim_fail_cause", "sim_hangup_cause"):
+            if cause_lookup(text) is None:
+                return f"{name}={value!r} is not a hangup cause (such as USER_BUSY)"
+        elif name == "sim_dtmf_received":
+            continue  # written by the endpoint: the digits the simulated phone heard
+        elif name == "sim_dtmf":
+            bad = [ch for ch in text if ch not in "0123456789*#ABCDabcdwW"]
+            if bad:
+                return f"{name}={value!r} has characters that are not DTMF digits: {''.join(bad)!r}"
+        else:
+            return f"unknown sim variable {name}; the sim endpoint reads {', '.join(SIM_VARIABLES)}"
+    return None
+
 
 class SimEndpoint(Endpoint):
     name = "sim"
 
-    async def on_init(self, session: Session) -> None:
-        session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        error = sim_variables_error(variables)
+        if error is not None:
+            manager.core.log(3, f"sim/{leg.destination}: {error}", file="endpoints.py", function="sim_create")
+            raise OriginateFailure("INVALID_GATEWAY")
+        return super().create(manager, leg, variables, caller)
+
+    async def on_consume_media(self, session: Session) -> None:
+        if not session.far_end_started:
+            session.far_end_started = True
+            session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
+
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        """The simulated phone hears the digit: kept in ``sim_dtmf_received`` for tests to check."""
+        received = session.get_variable("sim_dtmf_received") or ""
+        session.set_variable("sim_dtmf_received", received + digit)
 
     async def _far_end(self, session: Session) -> None:
         get = session.get_variable
         dest = session.channel.profile.destination_number.lower()
         ring = atoi(get("sim_ring_ms") or "0") / 1000.0
         early = get("sim_early_media_ms")
-        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "0")
+        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "off", "0")
         fail = get("sim_fail_cause")
         if dest == "busy":
             fail = fail or "USER_BUSY"

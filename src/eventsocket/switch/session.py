@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid as uuidlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
@@ -32,6 +33,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("eventsocket.session")
 
 Application = Callable[["Session", str], Awaitable[None]]
+
+# DTMF lengths in samples at 8 kHz (switch_core_default/min/max_dtmf_duration)
+DTMF_DEFAULT_SAMPLES = 2000
+DTMF_MIN_SAMPLES = 400
+DTMF_MAX_SAMPLES = 192000
+
+
+def is_dtmf(char: str) -> bool:
+    """FreeSWITCH's ``is_dtmf``: 0-9, A-D, a-d, #, *, w/W (pauses) and f/F."""
+    return char in "0123456789ABCDabcd#*wWfF"
 
 
 class CallLayer(Protocol):
@@ -68,10 +79,16 @@ class SessionEndpoint(Protocol):
     """What a session asks of the endpoint module that created it (its far end)."""
 
     async def on_init(self, session: Session) -> None:
-        """After CHANNEL_CREATE: what the far end does first."""
+        """CS_INIT, before CHANNEL_CREATE: what the endpoint does first."""
+
+    async def on_consume_media(self, session: Session) -> None:
+        """CS_CONSUME_MEDIA: an outbound leg waiting while an originate rings it."""
 
     async def on_hangup(self, session: Session) -> None:
         """When the channel enters CS_HANGUP."""
+
+    def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
+        """A digit sent to this channel's far end."""
 
 
 class Hangup(Exception):
@@ -117,6 +134,8 @@ class Session:
         self.hangup_hooks: list[Callable[[Session], None]] = []
         self.divert: Callable[[Event], None] | None = None  # a socket's divert_events on
         self.last_arg: str | None = None
+        self.bridge_originator = False  # CF_BRIDGE_ORIGINATOR: this leg's bridge application runs
+        self.far_end_started = False  # the endpoint's simulated far end is running
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -184,8 +203,9 @@ class Session:
         self._signal.set()
 
     def set_call_state(self, state: str) -> None:
+        """``switch_channel_set_callstate``: CHANNEL_CALLSTATE; nothing changes once it is HANGUP."""
         channel = self.channel
-        if channel.call_state == state:
+        if channel.call_state == state or channel.call_state == "HANGUP":
             return
         original = channel.call_state
         channel.call_state = state
@@ -199,6 +219,62 @@ class Session:
             calling_line=261,
         )
 
+    def set_running_state(self, state: CS) -> None:
+        """``switch_channel_perform_set_running_state``: the state handler about to run, CHANNEL_STATE.
+
+        An inbound channel's call state follows: RINGING while routing, then ACTIVE or
+        EARLY as its answer state says.
+        """
+        channel = self.channel
+        channel.running_state = state
+        if channel.direction == "inbound" and state < CS.CS_HANGUP:
+            if state == CS.CS_ROUTING:
+                self.set_call_state("RINGING")
+            elif channel.answered:
+                self.set_call_state("ACTIVE")
+            elif channel.early_media:
+                self.set_call_state("EARLY")
+        self.fire(
+            "CHANNEL_STATE",
+            calling_file="switch_channel.c",
+            calling_function="switch_channel_perform_set_running_state",
+            calling_line=2427,
+        )
+
+    def set_caller_extension(self, apps: list[tuple[str, str]]) -> None:
+        """``switch_channel_set_caller_extension``: the applications to run, after ``sort_cid``.
+
+        The first extension an outbound leg gets marks it as having hit the dialplan and
+        flips its caller id (CALL_UPDATE), as ``switch_channel_sort_cid`` does.
+        """
+        channel = self.channel
+        if channel.direction == "outbound" and not channel.hit_dialplan:
+            channel.hit_dialplan = True
+            self.flip_cid()
+        self.extension = list(apps)
+        self.app_index = 0
+
+    def flip_cid(self) -> None:
+        """``switch_channel_flip_cid``: present the callee as the caller, then CALL_UPDATE."""
+        profile = self.channel.profile
+        bridged = self.partner is not None
+        old_name, old_number = profile.caller_id_name, profile.caller_id_number
+        if profile.callee_id_name:
+            self.set_variable("pre_transfer_caller_id_name", old_name)
+            profile.caller_id_name = profile.callee_id_name
+        profile.callee_id_name = "" if bridged else old_name
+        if profile.callee_id_number:
+            self.set_variable("pre_transfer_caller_id_number", old_number)
+            profile.caller_id_number = profile.callee_id_number
+        profile.callee_id_number = "" if bridged else old_number
+        self.set_variable("channel_cid_flipped", "yes")
+        before: list[tuple[str, HeaderValue]] = [("Direction", "RECV")]
+        if self.partner is not None:
+            before.append(("Bridged-To", self.partner.uuid))
+        self.fire(
+            "CALL_UPDATE", before=before, calling_function="switch_channel_flip_cid", calling_line=3279
+        )
+
     # -- call control ---------------------------------------------------------------------------
 
     def ring_ready(self) -> None:
@@ -206,11 +282,12 @@ class Session:
         if channel.ringing or channel.answered or not self.ready:
             return
         channel.ringing = True
-        channel.profile.progress = self.now_us()
-        self.set_call_state("RINGING")
+        if not channel.profile.progress:
+            channel.profile.progress = self.now_us()
         self.fire(
             "CHANNEL_PROGRESS", calling_function="switch_channel_perform_mark_ring_ready", calling_line=3627
         )
+        self.set_call_state("RINGING")
         if self.loopback_peer is not None:
             self.loopback_peer.ring_ready()
 
@@ -219,49 +296,61 @@ class Session:
         if channel.early_media or channel.answered or not self.ready:
             return
         channel.early_media = True
+        self.set_variable("endpoint_disposition", "EARLY MEDIA")
         channel.profile.progress_media = self.now_us()
         self.set_variable("progress_media_time", str(channel.profile.progress_media))
-        self.set_call_state("EARLY")
         self.fire(
             "CHANNEL_PROGRESS_MEDIA",
             calling_function="switch_channel_perform_mark_pre_answered",
             calling_line=3730,
         )
+        self.set_call_state("EARLY")
         self.media_event.set()
         if self.loopback_peer is not None:
             self.loopback_peer.pre_answer()
 
     def answer(self) -> None:
+        """``switch_channel_perform_mark_answered``: CHANNEL_ANSWER, then the ACTIVE call state."""
         channel = self.channel
         if channel.answered or not self.ready:
             return
         channel.answered = True
         channel.profile.answered = self.now_us()
-        self.set_call_state("ACTIVE")
         self.fire(
             "CHANNEL_ANSWER", calling_function="switch_channel_perform_mark_answered", calling_line=3905
         )
+        self.set_variable("endpoint_disposition", "ANSWER")
+        self.set_call_state("ACTIVE")
         self.media_event.set()
         self.signal()
         if self.loopback_peer is not None:
             self.loopback_peer.answer()
 
+    def answer_call(self) -> None:
+        """``switch_channel_answer``: answer an inbound leg; an outbound leg is answered by its far
+        end only, so this does nothing there (and succeeds), as on FreeSWITCH."""
+        if self.channel.direction == "outbound":
+            return
+        self.answer()
+
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """``switch_channel_hangup``: fire CHANNEL_HANGUP now, then the state machine tears down."""
+        """``switch_channel_hangup``: CHANNEL_HANGUP now; the state machine tears down (CS_HANGUP)."""
         channel = self.channel
         if channel.hangup_cause is not None:
             return
         channel.hangup_cause = cause_from_text(cause)
-        channel.profile.hungup = self.now_us()
         channel.state = CS.CS_HANGUP  # requested; the state machine enters it when the app returns
-        self.set_call_state("HANGUP")
+        partner = self.partner
+        if partner is not None:
+            partner.set_variable("last_bridge_hangup_cause", channel.hangup_cause)
+            self.set_variable("last_bridge_role", "originator" if self.bridge_originator else "originatee")
         self.fire("CHANNEL_HANGUP", calling_function="switch_channel_perform_hangup", calling_line=3522)
         self._state_changed.set()
         self.hungup.set()
         self.signal()
-        if self.partner is not None:
-            self.partner.signal()  # a leg bridged to this one is waiting on it
-        for peer in (self.loopback_peer, self.partner):
+        if partner is not None:
+            partner.signal()  # a leg bridged to this one is waiting on it
+        for peer in (self.loopback_peer, partner):
             if peer is not None and peer.ready and self.propagates_hangup_to(peer):
                 peer.hangup(channel.hangup_cause)
 
@@ -328,20 +417,69 @@ class Session:
     async def sleep(self, seconds: float) -> str:
         return await self.wait(seconds, breakable=False)
 
-    def queue_dtmf(self, digits: str, source: str = "APP") -> None:
-        for digit in digits:
-            if digit not in "0123456789*#ABCDabcdwW":
-                continue
-            if digit in "wW":
-                continue
-            self.dtmf.append(digit.upper())
-            self.fire(
-                "DTMF",
-                before=[("DTMF-Digit", digit.upper()), ("DTMF-Duration", "2000"), ("DTMF-Source", source)],
-                calling_function="switch_channel_queue_dtmf",
-                calling_line=497,
-            )
+    def queue_dtmf(self, digits: str, source: str = "APP") -> bool:
+        """``switch_channel_queue_dtmf_string``: this channel *receives* digits (``<digits>[@<ms>]``,
+        ``+``-separated groups): a DTMF event each; applications (read, playback terminators...)
+        consume them, and a bridge passes them on to the other leg's far end.
+
+        Returns False when nothing in ``digits`` is a DTMF digit.
+        """
+        sent = False
+        for group in digits.lstrip("~").split("+"):
+            text, _, ms_text = group.partition("@")
+            duration = DTMF_DEFAULT_SAMPLES
+            if ms_text and atoi(ms_text) * 8 > DTMF_MIN_SAMPLES:
+                duration = min(atoi(ms_text) * 8, DTMF_MAX_SAMPLES)
+            for digit in text:
+                if not is_dtmf(digit):
+                    continue
+                sent = True
+                if digit in "wWfF":
+                    continue
+                self._receive_digit(digit.upper(), duration, source)
         self.signal()
+        return sent
+
+    def _receive_digit(self, digit: str, duration: int, source: str) -> None:
+        self.fire(
+            "DTMF",
+            after=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", source)],
+            calling_function="switch_channel_dequeue_dtmf",
+            calling_line=678,
+        )
+        partner = self.partner
+        if partner is not None and partner.ready:
+            partner.endpoint.send_dtmf(partner, digit, duration)
+        else:
+            self.dtmf.append(digit)
+
+    def send_dtmf(self, digits: str) -> bool:
+        """``switch_core_session_send_dtmf_string``: send digits to this channel's far end.
+
+        What the far end does with them is the endpoint's business: a loopback leg's
+        other half receives them, the ``sim`` far end records them, a null channel keeps
+        them in ``null_channel_dtmf_queued``. No DTMF event fires on this channel.
+        """
+        digits = digits.lstrip("~")
+        if not digits or not self.ready or len(digits) > 99:
+            return False
+        self.pre_answer()
+        total = 0
+        for group in digits.split("+"):
+            text, _, ms_text = group.partition("@")
+            duration = DTMF_DEFAULT_SAMPLES
+            if ms_text and atoi(ms_text) > DTMF_MIN_SAMPLES // 8:
+                duration = atoi(ms_text) * 8
+            duration = max(DTMF_MIN_SAMPLES, min(duration, DTMF_MAX_SAMPLES))
+            for digit in text:
+                if not is_dtmf(digit):
+                    continue
+                if digit not in "wW":
+                    self.endpoint.send_dtmf(self, digit.upper(), duration)
+                total += duration + 250 * 8
+        if total:
+            self.set_variable("last_dtmf_duration", str(total // 8))
+        return total > 0
 
     # -- applications ---------------------------------------------------------------------------
 
@@ -360,12 +498,20 @@ class Session:
             self.hangup("DESTINATION_OUT_OF_ORDER")
             return False
         data = self.expand(data) if data and "$" in data else data
-        self.set_variable("current_application_data", data)
+        app_uuid = app_uuid or self.get_variable("app_uuid") or str(uuidlib.uuid4())
+        self.set_variable("app_uuid", None)
+        app_uuid_name = self.get_variable("app_uuid_name")
+        self.set_variable("app_uuid_name", None)
         self.set_variable("current_application", app)
+        self.set_variable("current_application_data", data)
         self.set_variable("current_application_response", None)
-        app_headers: list[tuple[str, HeaderValue]] = [("Application", app), ("Application-Data", data)]
-        if app_uuid:
-            app_headers.append(("Application-UUID", app_uuid))
+        app_headers: list[tuple[str, HeaderValue]] = [
+            ("Application", app),
+            ("Application-Data", data),
+            ("Application-UUID", app_uuid),
+        ]
+        if app_uuid_name:
+            app_headers.append(("Application-UUID-Name", app_uuid_name))
         self.fire(
             "CHANNEL_EXECUTE",
             after=app_headers,
@@ -373,6 +519,7 @@ class Session:
             calling_function="switch_core_session_exec",
             calling_line=2970,
         )
+        self.set_variable("current_application", app)  # set again after the event, as FreeSWITCH does
         self.last_app, self.last_arg = app, data
         try:
             await function(self, data)
@@ -387,9 +534,10 @@ class Session:
             ("Application", app),
             ("Application-Data", data),
             ("Application-Response", response),
+            ("Application-UUID", app_uuid),
         ]
-        if app_uuid:
-            done_headers.append(("Application-UUID", app_uuid))
+        if app_uuid_name:
+            done_headers.append(("Application-UUID-Name", app_uuid_name))
         self.fire(
             "CHANNEL_EXECUTE_COMPLETE",
             after=done_headers,
@@ -511,6 +659,22 @@ class Session:
         if not self.locks:
             self._unlocked.set()
 
+    def kill(self, cause: str) -> None:
+        """``uuid_kill``/``hupall``: end the channel whatever state it is in.
+
+        A channel that is up hangs up. One that has already hung up but is held (a
+        controlling socket lingers, or never let go) is released, so it is destroyed
+        now instead of whenever, if ever, the socket goes (better than FreeSWITCH, which
+        waits for the socket).
+        """
+        if self.ready:
+            self.hangup(cause)
+            return
+        if self.locks:
+            self.locks = 0
+            self._unlocked.set()
+        self.signal()
+
     # -- the state machine ----------------------------------------------------------------------
 
     def start(self) -> None:
@@ -518,65 +682,88 @@ class Session:
             self.task = self.core.spawn(self.run(), name=f"session-{self.uuid}")  # type: ignore[assignment]
 
     async def run(self) -> None:
+        """``switch_core_session_run``: run each state's handler once, sleep until the state changes.
+
+        CHANNEL_STATE is fired as a handler starts (the running state); CS_HANGUP and
+        CS_REPORTING always run; after CS_REPORTING the session is destroyed:
+        CHANNEL_DESTROY, then CHANNEL_STATE CS_DESTROY.
+        """
         channel = self.channel
         if channel.state == CS.CS_NEW:
             channel.state = CS.CS_INIT
         try:
             while True:
-                self._state_changed.clear()
                 state = channel.state
-                if state != channel.running_state:
-                    channel.running_state = state
-                    self.fire(
-                        "CHANNEL_STATE",
-                        calling_file="switch_core_state_machine.c",
-                        calling_function="switch_core_session_run",
-                        calling_line=624,
-                    )
                 if state == CS.CS_DESTROY:
-                    await self._on_destroy()
-                    return
-                await self._run_state(state)
+                    break
+                if state != channel.running_state or state >= CS.CS_HANGUP:
+                    self._state_changed.clear()
+                    self.set_running_state(state)
+                    await self._run_state(state)
+                    if state == CS.CS_REPORTING:
+                        break
+                if channel.state == channel.running_state and channel.state < CS.CS_HANGUP:
+                    await self._wait_state()
+            await self._on_destroy()
         except asyncio.CancelledError:
             self.manager.forget(self)
             raise
 
+    def _advance(self, expected: CS, state: CS) -> None:
+        """Move on to ``state`` unless something else already moved the channel (a hangup, a transfer)."""
+        if self.channel.state == expected:
+            self.set_state(state)
+
     async def _run_state(self, state: CS) -> None:
         channel = self.channel
         if state == CS.CS_INIT:
-            channel.state = CS.CS_ROUTING
+            await self.endpoint.on_init(self)
+            self._advance(CS.CS_INIT, CS.CS_ROUTING)
             self.fire(
                 "CHANNEL_CREATE",
                 calling_file="switch_core_state_machine.c",
                 calling_function="switch_core_session_run",
                 calling_line=606,
             )
-            await self.endpoint.on_init(self)
+            if channel.direction == "outbound":
+                self.fire(
+                    "CHANNEL_ORIGINATE",
+                    calling_file="switch_core_state_machine.c",
+                    calling_function="switch_core_session_run",
+                    calling_line=632,
+                )
         elif state == CS.CS_ROUTING:
             await self.manager.route(self)
         elif state == CS.CS_EXECUTE:
+            self.set_variable("call_uuid", self.uuid)
             await self._on_execute()
         elif state == CS.CS_PARK:
             await self.park()
-            if channel.state == CS.CS_PARK and self.ready:
-                await self._wait_state()
+        elif state == CS.CS_CONSUME_MEDIA:
+            await self.endpoint.on_consume_media(self)
         elif state == CS.CS_RESET:
-            channel.state = CS.CS_EXECUTE if self.extension else CS.CS_PARK
+            self.set_variable("call_uuid", self.uuid)
+            self._advance(CS.CS_RESET, CS.CS_EXECUTE if self.extension else CS.CS_PARK)
         elif state == CS.CS_HANGUP:
             await self._on_hangup()
         elif state == CS.CS_REPORTING:
             await self._on_reporting()
-        else:  # CONSUME_MEDIA, EXCHANGE_MEDIA, SOFT_EXECUTE, HIBERNATE: wait to be moved on
-            await self._wait_state()
+        # EXCHANGE_MEDIA, SOFT_EXECUTE, HIBERNATE: nothing to do but wait to be moved on
 
     async def _wait_state(self) -> None:
-        state = self.channel.state
-        while self.channel.state == state:
+        """Sleep until the state changes, running queued commands meanwhile
+        (``switch_ivr_parse_all_events``)."""
+        channel = self.channel
+        state = channel.state
+        while channel.state == state:
             if self.messages and not self.event_lock and self.ready:
                 await self.process_messages()
                 continue
+            if self.private_events:
+                self.deliver_private_events()
+                continue
             self._signal.clear()
-            if self.channel.state != state:
+            if channel.state != state:
                 break
             await self._signal.wait()
 
@@ -619,19 +806,23 @@ class Session:
         self.signal()
 
     async def _on_hangup(self) -> None:
+        """``switch_core_session_hangup_state``: hangup time, media stopped, CDR variables,
+        the HANGUP call state."""
         channel = self.channel
         cause = channel.hangup_cause or "NORMAL_CLEARING"
-        await self.endpoint.on_hangup(self)
+        if not channel.profile.hungup:
+            channel.profile.hungup = self.now_us()
         for hook in list(self.hangup_hooks):
             hook(self)
         self.set_variable("hangup_cause", cause)
         self.set_variable("hangup_cause_q850", str(cause_number(cause)))
-        if channel.state == CS.CS_HANGUP:
-            channel.state = CS.CS_REPORTING
+        self._set_timestamps()
+        self.set_call_state("HANGUP")
+        await self.endpoint.on_hangup(self)
+        self._advance(CS.CS_HANGUP, CS.CS_REPORTING)
 
     async def _on_reporting(self) -> None:
         channel = self.channel
-        self._set_timestamps()
         self.fire(
             "CHANNEL_HANGUP_COMPLETE",
             before=[("Hangup-Cause", channel.hangup_cause or "")],
@@ -641,17 +832,19 @@ class Session:
         )
         for controller in list(self.controllers):
             controller(self)
-        # CHANNEL_DESTROY waits until every controlling socket has let go of the session
-        await self._unlocked.wait()
         channel.state = CS.CS_DESTROY
 
     async def _on_destroy(self) -> None:
+        """``switch_core_session_perform_destroy``: once every holder let go, CHANNEL_DESTROY, then
+        ``switch_core_session_destroy_state`` (CHANNEL_STATE CS_DESTROY)."""
+        await self._unlocked.wait()
         self.fire(
             "CHANNEL_DESTROY",
             calling_file="switch_core_session.c",
             calling_function="switch_core_session_perform_destroy",
             calling_line=1750,
         )
+        self.set_running_state(CS.CS_DESTROY)
         self.manager.forget(self)
         self.destroyed.set()
 

@@ -98,7 +98,11 @@ class Screen:
     """Prints above the prompt while one is shown (prompt_toolkit erases it, prints, and
     draws it again), straight to the terminal otherwise. Lines that arrive while a
     previous batch is being printed are printed together: a burst of log lines costs
-    one redraw, not one per line."""
+    one redraw, not one per line. Readers of logs and events call :meth:`drain`, so that
+    a flood waits here (and the client's bounded queues decide what to drop) instead of
+    piling up unprinted text."""
+
+    HIGH_WATER = 200  # pieces of text waiting to be printed
 
     def __init__(self, sink: Callable[[str], None], *, color: bool,
                  app: Callable[[], Application[str] | None] = lambda: None) -> None:
@@ -107,6 +111,7 @@ class Screen:
         self._app = app
         self._pending: list[str] = []
         self._scheduled = False
+        self._flushing: Awaitable[None] | None = None
 
     def write(self, text: str) -> None:
         if not text:
@@ -117,9 +122,15 @@ class Screen:
         app = self._app()
         if app is not None and app.is_running:
             self._scheduled = True
-            run_in_terminal(self._flush)
+            self._flushing = run_in_terminal(self._flush)
         else:
             self._flush()
+
+    async def drain(self) -> None:
+        """Wait for the printing under way when too much text is waiting."""
+        flushing = self._flushing
+        if flushing is not None and len(self._pending) >= self.HIGH_WATER:
+            await flushing
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -329,12 +340,14 @@ class Console:
                 if log_line_visible(line, d.uuid_filter, d.log_filter):
                     self.screen.write(format_log_line(line, color=True, log_uuid=profile.log_uuid,
                                                       uuid_length=profile.log_uuid_length))
+                    await self.screen.drain()
 
     async def _pump_events(self, conn: InboundConnection) -> None:
         d = self.dispatcher
         with contextlib.suppress(ESLError):
             async for event in conn.events():
                 d.output(format_event_summary(event) if d.summary else format_event(event))
+                await self.screen.drain()
 
     async def _watch(self) -> None:
         """The server went away: say so; with ``-R`` reconnect, restore the log level,

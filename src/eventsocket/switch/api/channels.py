@@ -56,8 +56,7 @@ def start_originated(session: Session, exten: str, dialplan: str, context: str) 
         if "(" in name:
             name, _, arg = name.partition("(")
             arg = arg[: arg.rfind(")")] if ")" in arg else arg
-        session.extension = [(name, arg)]
-        session.app_index = 0
+        session.set_caller_extension([(name, arg)])
         session.set_state(CS.CS_EXECUTE)
         return
     session.manager.transfer(session, exten, dialplan, context)
@@ -70,7 +69,7 @@ def uuid_kill(calls: CallManager, call: ApiCall) -> str:
     session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
-    session.hangup(cause_from_text(args[1]) if len(args) > 1 else "NORMAL_CLEARING")
+    session.kill(cause_from_text(args[1]) if len(args) > 1 else "NORMAL_CLEARING")
     return "+OK\n"
 
 
@@ -78,7 +77,7 @@ def uuid_answer(calls: CallManager, call: ApiCall) -> str:
     session = calls.get(call.args.split()[0]) if call.args.split() else None
     if session is None:
         return "-ERROR\n"
-    session.answer()
+    session.answer_call()
     return "+OK\n"
 
 
@@ -246,19 +245,39 @@ def uuid_exists(calls: CallManager, call: ApiCall) -> str:
     return "true" if uuid and calls.get(uuid) is not None else "false"
 
 
-def uuid_send_dtmf(calls: CallManager, call: ApiCall) -> str:
+def _dtmf_args(call: ApiCall) -> tuple[str, str] | None:
     args = call.args.split()
     if len(args) < 2:
+        return None
+    return args[0], args[1]
+
+
+def uuid_send_dtmf(calls: CallManager, call: ApiCall) -> str:
+    """Send digits to the channel's far end (no DTMF event on this channel)."""
+    args = _dtmf_args(call)
+    if args is None:
         return "-USAGE: <uuid> <dtmf_data>\n"
-    session = calls.get(args[0])
+    uuid, digits = args
+    session = calls.get(uuid)
     if session is None:
         return "-ERR Cannot locate session!\n"
-    digits = args[1].split("@")[0]
-    # The far end of this leg hears the digits: on a loopback pair that is the other leg,
-    # otherwise the digits are what the simulated caller pressed.
-    target = session.loopback_peer or session
-    target.queue_dtmf(digits, source="APP")
-    return f"+OK {session.uuid} sent DTMF {args[1]}.\n"
+    if session.send_dtmf(digits):
+        return f"+OK {uuid} sent DTMF {digits}.\n"
+    return "-ERR Operation failed\n"
+
+
+def uuid_recv_dtmf(calls: CallManager, call: ApiCall) -> str:
+    """The channel receives digits as if its far end pressed them (DTMF events)."""
+    args = _dtmf_args(call)
+    if args is None:
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    uuid, digits = args
+    session = calls.get(uuid)
+    if session is None:
+        return "-ERR Cannot locate session!\n"
+    if not session.queue_dtmf(digits, source="APP"):
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    return f"+OK {uuid} received DTMF {digits}.\n"
 
 
 def uuid_hold(calls: CallManager, call: ApiCall) -> str:
@@ -339,11 +358,9 @@ def hupall(calls: CallManager, call: ApiCall) -> str:
     cause = "MANAGER_REQUEST" if cause_text.upper() in ("", "NONE", "0") else cause_from_text(cause_text)
     pairs = list(zip(args[1::2], args[2::2], strict=False))
     for session in list(calls.sessions.values()):
-        if not session.ready:
-            continue
         if pairs and not all(session.get_variable(name) == value for name, value in pairs):
             continue
-        session.hangup(cause)
+        session.kill(cause)  # a channel already hanging up but held is released too
     if pairs:
         name, value = pairs[0]
         more = "..." if len(pairs) > 1 else ""
@@ -636,6 +653,13 @@ def register(core: SwitchCore, calls: CallManager) -> None:
         "<uuid> <dtmf_data>",
         "mod_commands",
         partial(uuid_send_dtmf, calls),
+    )
+    add(
+        "uuid_recv_dtmf",
+        "Receive dtmf digits",
+        "<uuid> <dtmf_data>",
+        "mod_commands",
+        partial(uuid_recv_dtmf, calls),
     )
     add(
         "uuid_hold",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 async def answer(session: Session, data: str) -> None:
-    session.answer()
+    session.answer_call()
 
 
 async def pre_answer(session: Session, data: str) -> None:
@@ -185,15 +185,13 @@ async def sched_hangup(session: Session, data: str) -> None:
 
 
 async def queue_dtmf(session: Session, data: str) -> None:
-    """Queue digits on this channel as if they had been pressed (``<digits>[@<tone_duration>]``)."""
-    session.queue_dtmf(data.split("@")[0].strip(), source="APP")
+    """This channel receives the digits as if they had been pressed (``<digits>[@<tone_duration>]``)."""
+    session.queue_dtmf(data.strip(), source="APP")
 
 
 async def send_dtmf(session: Session, data: str) -> None:
-    """Send digits to the far end: on a loopback pair the other leg receives them."""
-    target = session.loopback_peer
-    if target is not None:
-        target.queue_dtmf(data.split("@")[0].strip(), source="APP")
+    """Send digits to the far end: a loopback pair's other leg receives them, ``sim`` records them."""
+    session.send_dtmf(data.strip())
 
 
 async def respond(session: Session, data: str) -> None:
@@ -203,7 +201,7 @@ async def respond(session: Session, data: str) -> None:
     elif code == 183:
         session.pre_answer()
     elif code == 200:
-        session.answer()
+        session.answer_call()
     elif code >= 400:
         session.hangup("CALL_REJECTED")
 

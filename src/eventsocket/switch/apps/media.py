@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.compat import atoi
+from eventsocket.protocol.events import HeaderValue
 from eventsocket.switch import media
 from eventsocket.switch.dialstring import separate_args
 
@@ -51,7 +52,12 @@ async def play_file(session: Session, spec: str, terminators: str = "", *, colle
         )
         session.set_variable("current_application_response", "FILE NOT FOUND")
         return "notfound"
-    path_header = [("Playback-File-Path", spec)]
+    path_header: list[tuple[str, HeaderValue]] = []
+    if spec[:13].lower() == "local_stream:":
+        path_header.append(("Playback-File-Type", "local_stream"))
+    elif spec[:12].lower() == "tone_stream:":
+        path_header.append(("Playback-File-Type", "tone_stream"))
+    path_header.append(("Playback-File-Path", spec))
     session.fire(
         "PLAYBACK_START",
         after=path_header,
@@ -69,6 +75,7 @@ async def play_file(session: Session, spec: str, terminators: str = "", *, colle
     reason = await session.wait(None if math.isinf(seconds) else seconds, until=stop_digit)
     elapsed = session.core.clock.monotonic() - started
     ms = int(min(elapsed, seconds) * 1000)
+    session.set_variable("playback_last_offset_pos", str(ms * 8))
     session.set_variable("playback_seconds", str(ms // 1000))
     session.set_variable("playback_ms", str(ms))
     session.set_variable("playback_samples", str(ms * 8))
