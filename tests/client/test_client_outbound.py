@@ -288,3 +288,79 @@ async def test_outbound_call_errors_are_clear() -> None:
         await peer.expect("exit")
         peer.close()
     assert len(errors) == 1 and "command not found" in str(errors[0])
+
+
+async def test_requests_after_the_caller_hung_up_fail_while_lingering(harness: Harness) -> None:
+    # linger is on (the default): the socket stays open after the hangup, but the channel runs
+    # no more applications, so an execute must fail at once instead of waiting forever
+    done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    answered = asyncio.Event()
+
+    async def handler(call: OutboundCall) -> None:
+        info: dict[str, Any] = {}
+        try:
+            await call.answer()
+            answered.set()
+            await call.wait_hangup(10)
+            info["hungup"] = call.hungup
+            try:
+                await asyncio.wait_for(call.answer(), 5)
+            except DisconnectedError as exc:
+                info["error"] = exc
+            except TimeoutError:
+                info["error"] = "still waiting after 5 s"
+            info["var"] = await call.getvar("lingering_var")  # the socket itself still answers
+        finally:
+            if not done.done():
+                done.set_result(info)
+
+    async with OutboundServer(handler, port=0) as server, await _connect(harness) as conn:
+        target = f"'&socket(127.0.0.1:{server.port} async full)'"
+        result = await conn.api("originate", f"{{lingering_var=still here}}null/1000 {target}")
+        assert result.ok, result.text
+        await asyncio.wait_for(answered.wait(), 10)
+        await conn.api("uuid_kill", result.text.split()[1])
+        info = await asyncio.wait_for(done, 20)
+    assert info["hungup"] is True
+    assert isinstance(info["error"], DisconnectedError), info["error"]
+    assert "hung up" in str(info["error"])
+    assert info["var"] == "still here"
+
+
+async def test_hangup_while_lingering_completes_the_interrupted_app_and_fails_queued_ones() -> None:
+    outcome: dict[str, Any] = {}
+
+    async def handler(call: OutboundCall) -> None:
+        playing = asyncio.ensure_future(call.playback("long.wav"))
+        queued = asyncio.ensure_future(call.playback("next.wav"))
+        outcome["playing"] = (await playing)["Application-Response"]
+        try:
+            await queued
+        except DisconnectedError as exc:
+            outcome["queued"] = exc
+        try:
+            await call.answer()
+        except DisconnectedError as exc:
+            outcome["after"] = exc
+
+    async with OutboundServer(handler, port=0) as server:
+        peer = await dial(server.port)
+        await Switch(peer, "async").handshake()
+        first = await peer.expect("sendmsg")
+        peer.reply("+OK")
+        second = await peer.expect("sendmsg")
+        peer.reply("+OK")
+        channel_event(peer, "CHANNEL_HANGUP", ("Hangup-Cause", "NORMAL_CLEARING"))
+        # the hangup interrupts the running playback, which completes; the queued one never runs
+        channel_event(peer, "CHANNEL_EXECUTE_COMPLETE", ("Application", "playback"),
+                      ("Application-Response", "FILE NOT PLAYED"),
+                      ("Application-UUID", first.get("Event-UUID") or ""))
+        channel_event(peer, "CHANNEL_HANGUP_COMPLETE")
+        peer.send(linger_frame(UUID, "sofia/internal/1000@example.com", -1))
+        assert (await peer.expect("exit")).line == "exit"  # nothing else was sent
+        assert second.get("execute-app-arg") == "next.wav"
+        peer.reply("+OK bye")
+        peer.close()
+    assert outcome["playing"] == "FILE NOT PLAYED"
+    assert isinstance(outcome["queued"], DisconnectedError)
+    assert isinstance(outcome["after"], DisconnectedError)

@@ -193,8 +193,13 @@ async def test_history_is_written_and_searchable(harness: Harness, tmp_path: Pat
         assert await d.finish() == 0
     history = tmp_path / ".local" / "state" / "eventsocket" / "console_history"
     lines = [line for line in history.read_text().splitlines() if line.startswith("+")]
-    assert lines[:2] == ["+echo first", "+version"]
-    assert "+/exit" in lines
+    assert lines == ["+echo first", "+version", "+echo first", "+/exit"]
+    with pipe_input() as pipe:  # the next session starts with that history: Up, Up, Enter
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q"), pipe)
+        await d.ready()
+        d.send("\x1b[A\x1b[A\r")
+        await d.wait_for("first\n")
+        assert await d.finish() == 0
 
 
 async def test_no_history_file_flag(harness: Harness, tmp_path: Path) -> None:
@@ -231,6 +236,15 @@ async def test_ctrl_d_exits_and_ctrl_c_warns(harness: Harness, tmp_path: Path) -
         d.send("\x04")
         assert await asyncio.wait_for(d.task, 10) == 0
         assert d.text.endswith("/exit\n\n")
+
+
+async def test_ctrl_c_with_interrupt_flag_ends_with_1(harness: Harness, tmp_path: Path) -> None:
+    with pipe_input() as pipe:
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q", "-i"), pipe)
+        await d.ready()
+        d.send("\x03")
+        assert await asyncio.wait_for(d.task, 10) == 1
+        assert d.text.endswith("Interrupted.\n")
 
 
 async def test_batch_mode_reads_standard_input(harness: Harness, tmp_path: Path) -> None:

@@ -454,6 +454,8 @@ class BaseConnection:
         self._state = _SubscriptionState()
         self._jobs: dict[str, asyncio.Future[ApiResponse]] = {}
         self._executions: dict[str, asyncio.Future[Event]] = {}
+        # the channel each pending execution runs on ("" for an outbound call's own channel)
+        self._execution_targets: dict[str, str] = {}
         self._handlers: dict[str, list[EventHandler]] = {}
         self._subclass_handlers = False
         self._handler_tasks: set[asyncio.Task[Any]] = set()
@@ -1039,11 +1041,13 @@ class BaseConnection:
         pairs.extend(header_pairs(headers))
         line = "sendmsg" if not uuid else f"sendmsg {check_word(uuid, 'uuid')}"
         data = encode_request(line, pairs)
+        self._check_execute(uuid)
         if not wait:
             frame = await self._roundtrip(data, timeout)
             return CommandReply.from_frame(frame).raise_for_error()
         waiter: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         self._executions[event_uuid] = waiter
+        self._execution_targets[event_uuid] = uuid or ""
         try:
             async with asyncio.timeout(timeout):
                 frame = await self._with_internal("CHANNEL_EXECUTE_COMPLETE", data, None)
@@ -1057,6 +1061,18 @@ class BaseConnection:
             raise RequestTimeoutError(f"{app} did not complete within {timeout}s") from None
         finally:
             self._executions.pop(event_uuid, None)
+            self._execution_targets.pop(event_uuid, None)
+
+    def _check_execute(self, uuid: str | None) -> None:
+        """Raise when the channel cannot run an application any more (outbound calls)."""
+
+    def _fail_executions_on(self, uuids: set[str], error: ESLError) -> None:
+        """Fail the pending executions on these channels: they will never complete."""
+        for event_uuid, target in list(self._execution_targets.items()):
+            if target in uuids:
+                waiter = self._executions.pop(event_uuid, None)
+                if waiter is not None:
+                    _fail_all([waiter], error)
 
 
 def _fail_all(futures: Iterable[asyncio.Future[Any]], error: BaseException) -> None:

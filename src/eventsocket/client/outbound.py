@@ -26,7 +26,11 @@ When the handler returns, the server says ``exit`` and closes the socket (the sw
 then goes on with the dialplan or hangs up, as FreeSWITCH documents). When the call
 hangs up first, requests still pending fail with
 :class:`~eventsocket.client.errors.DisconnectedError`, which the server treats as the
-normal end of a call rather than a handler error.
+normal end of a call rather than a handler error. With ``linger`` (the default) the socket
+outlives the channel: the application the hangup interrupted still returns its completion
+event, applications queued behind it fail with ``DisconnectedError`` once the channel's
+hangup is complete, and an application requested after the hangup fails at once, while
+commands such as ``getvar`` and ``api`` keep working until the socket closes.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, Self, overload
 
 from eventsocket.client.connection import DEFAULT, BaseConnection, _Link, check_text, check_word
-from eventsocket.client.errors import ConnectionLostError, ESLError, RequestTimeoutError
+from eventsocket.client.errors import ConnectionLostError, DisconnectedError, ESLError, RequestTimeoutError
 from eventsocket.client.events import Event, EventFormat
 from eventsocket.client.queues import OverflowPolicy
 from eventsocket.client.results import CommandReply
@@ -48,6 +52,13 @@ __all__ = ["OutboundCall", "OutboundServer"]
 log = logging.getLogger("eventsocket.client.outbound")
 
 CallHandler = Callable[["OutboundCall"], Awaitable[None]]
+#: Called when a call's handler has finished: with None when it returned (or the call hung
+#: up under it), with the exception when it failed. May be a coroutine function.
+FinishedHook = Callable[["OutboundCall", "BaseException | None"], "Awaitable[None] | None"]
+
+# Events after which a channel has finished running applications (after CHANNEL_HANGUP, the
+# application it interrupted still completes).
+_CHANNEL_ENDS = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"})
 
 
 class _OutboundLink(_Link):
@@ -125,9 +136,29 @@ class OutboundCall(BaseConnection):
         if not self._hangup.done():
             self._hangup.set_result(event)
 
+    def _hung_up_error(self) -> DisconnectedError:
+        notice = self.linger_notice
+        return DisconnectedError(f"the call {self.uuid} has hung up; it runs no more applications",
+                                 tuple(notice.headers) if notice is not None else ())
+
+    def _check_execute(self, uuid: str | None) -> None:
+        # With linger on, the socket outlives the channel: the switch still answers commands
+        # (getvar, api...) but runs no application, so waiting for one would wait forever.
+        if self.hungup and (not uuid or uuid == self.uuid):
+            raise self._hung_up_error()
+
     def _on_event(self, event: Event) -> None:
-        if event.name == "CHANNEL_HANGUP" and (not self.uuid or event.get("Unique-ID") == self.uuid):
-            self._set_hangup(event)
+        name = event.name
+        if name in _CHANNEL_ENDS and (not self.uuid or event.get("Unique-ID") == self.uuid):
+            if name == "CHANNEL_HANGUP":
+                self._set_hangup(event)
+            else:
+                # the completion of an application the hangup interrupted came before this;
+                # whatever is still pending on the channel was never started and never will be
+                super()._on_event(event)
+                self._set_hangup(None)
+                self._fail_executions_on({"", self.uuid}, self._hung_up_error())
+                return
         super()._on_event(event)
 
     def _on_linger(self, frame: Frame) -> None:
@@ -268,6 +299,8 @@ class OutboundServer:
     ``format`` is the event format asked with ``myevents``. ``timeout`` is the default
     reply timeout of each call's requests; ``connect_timeout`` bounds the ``connect``
     exchange. ``queue_size``/``overflow`` bound each call's event queue.
+    ``on_finished(call, error)`` is called after each handler ends: ``error`` is None when it
+    returned or the call hung up under it, the exception when it failed (tests wait on it).
     """
 
     def __init__(
@@ -284,8 +317,10 @@ class OutboundServer:
         queue_size: int = 10_000,
         overflow: OverflowPolicy = "drop_oldest",
         log_queue_size: int = 1_000,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         self.handler = handler
+        self.on_finished = on_finished
         self.host = host
         self._port = port
         self.myevents = myevents
@@ -364,11 +399,13 @@ class OutboundServer:
 
     async def _run(self, call: OutboundCall, link: _Link) -> None:
         self.calls.add(call)
+        error: BaseException | None = None
         try:
             try:
                 await call._connect(link, self.connect_timeout)
-            except RequestTimeoutError:
+            except RequestTimeoutError as exc:
                 log.warning("no reply to connect from %s:%s", *call.peer)
+                error = exc
                 return
             self.calls_handled += 1
             if self.myevents:
@@ -376,11 +413,13 @@ class OutboundServer:
             if self.linger:
                 await call.linger()
             await self.handler(call)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            error = exc
             raise
         except ConnectionLostError as exc:
             log.debug("call %s ended: %s", call.uuid, exc)
-        except Exception:
+        except Exception as exc:
+            error = exc
             log.exception("outbound handler failed for call %s", call.uuid)
         finally:
             self.calls.discard(call)
@@ -389,6 +428,18 @@ class OutboundServer:
                     await call.close(timeout=2.0)
                 except (ESLError, OSError):
                     pass
+            await self._finished(call, error)
+
+    async def _finished(self, call: OutboundCall, error: BaseException | None) -> None:
+        hook = self.on_finished
+        if hook is None:
+            return
+        try:
+            outcome = hook(call, error)
+            if outcome is not None:
+                await outcome
+        except Exception:
+            log.exception("on_finished hook failed for call %s", call.uuid)
 
     def __repr__(self) -> str:
         return f"<OutboundServer {self.host}:{self.port} calls={len(self.calls)}>"

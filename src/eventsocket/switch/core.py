@@ -268,7 +268,7 @@ class SwitchCore:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await self.clock.sleep(self.heartbeat_interval)
+            await self.clock.sleep_periodic(self.heartbeat_interval)
             self.bus.fire(self.heartbeat_event())
             self.bus.fire(
                 self.bus.create(

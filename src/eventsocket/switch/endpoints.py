@@ -10,7 +10,9 @@
   the ring time), ``sim_hangup_ms`` (far end hangs up that long after answer),
   ``sim_hangup_cause``, ``sim_dtmf`` (digits the far end presses after answer, one every
   ``sim_dtmf_interval_ms``, starting ``sim_dtmf_delay_ms`` after answer). The
-  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands.
+  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands. A misspelled
+  ``sim_*`` name or value fails the leg (INVALID_GATEWAY) with an error log line saying
+  what is wrong, rather than being ignored.
 """
 
 from __future__ import annotations
@@ -155,8 +157,53 @@ class LoopbackEndpoint(Endpoint):
             peer.queue_dtmf(f"{digit}@{duration // 8}", source="APP")
 
 
+SIM_MS_VARIABLES = ("sim_ring_ms", "sim_early_media_ms", "sim_hangup_ms", "sim_dtmf_delay_ms",
+                    "sim_dtmf_interval_ms")
+SIM_VARIABLES = (*SIM_MS_VARIABLES, "sim_answer", "sim_fail_cause", "sim_hangup_cause", "sim_dtmf",
+                 "sim_dtmf_received")
+
+
+def sim_variables_error(variables: dict[str, str]) -> str | None:
+    """What is wrong with the ``sim_*`` variables of a leg, or None.
+
+    The sim endpoint exists for tests; a value it would silently read as 0 or a name it
+    would never read makes a test pass for the wrong reason, so both are errors.
+    """
+    for name, value in variables.items():
+        if not name.startswith("sim_"):
+            continue
+        text = value.strip()
+        if name in SIM_MS_VARIABLES:
+            if not text.isdigit():
+                return f"{name}={value!r} is not a number of milliseconds"
+        elif name == "sim_answer":
+            if text.lower() not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                return f"{name}={value!r} is not true or false"
+        elif name in ("sim_fail_cause", "sim_hangup_cause"):
+            if cause_lookup(text) is None:
+                return f"{name}={value!r} is not a hangup cause (such as USER_BUSY)"
+        elif name == "sim_dtmf_received":
+            continue  # written by the endpoint: the digits the simulated phone heard
+        elif name == "sim_dtmf":
+            bad = [ch for ch in text if ch not in "0123456789*#ABCDabcdwW"]
+            if bad:
+                return f"{name}={value!r} has characters that are not DTMF digits: {''.join(bad)!r}"
+        else:
+            return f"unknown sim variable {name}; the sim endpoint reads {', '.join(SIM_VARIABLES)}"
+    return None
+
+
 class SimEndpoint(Endpoint):
     name = "sim"
+
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        error = sim_variables_error(variables)
+        if error is not None:
+            manager.core.log(3, f"sim/{leg.destination}: {error}", file="endpoints.py", function="sim_create")
+            raise OriginateFailure("INVALID_GATEWAY")
+        return super().create(manager, leg, variables, caller)
 
     async def on_consume_media(self, session: Session) -> None:
         if not session.far_end_started:
@@ -173,7 +220,7 @@ class SimEndpoint(Endpoint):
         dest = session.channel.profile.destination_number.lower()
         ring = atoi(get("sim_ring_ms") or "0") / 1000.0
         early = get("sim_early_media_ms")
-        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "0")
+        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "off", "0")
         fail = get("sim_fail_cause")
         if dest == "busy":
             fail = fail or "USER_BUSY"

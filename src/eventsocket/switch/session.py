@@ -665,6 +665,22 @@ class Session:
         if not self.locks:
             self._unlocked.set()
 
+    def kill(self, cause: str) -> None:
+        """``uuid_kill``/``hupall``: end the channel whatever state it is in.
+
+        A channel that is up hangs up. One that has already hung up but is held (a
+        controlling socket lingers, or never let go) is released, so it is destroyed
+        now instead of whenever, if ever, the socket goes (better than FreeSWITCH, which
+        waits for the socket).
+        """
+        if self.ready:
+            self.hangup(cause)
+            return
+        if self.locks:
+            self.locks = 0
+            self._unlocked.set()
+        self.signal()
+
     # -- the state machine ----------------------------------------------------------------------
 
     def start(self) -> None:

@@ -138,11 +138,7 @@ class Dispatcher:
             if conn is None:
                 self._write("-ERR not connected\n")
             else:
-                try:
-                    self._write(await self.state_command(conn, f"{low} {rest}".strip()) + "\n")
-                except ConnectionLostError:
-                    self.output("Socket interrupted, bye!\n")
-                    return Outcome.LOST
+                self._write(await self.state_command(conn, f"{low} {rest}".strip()) + "\n")
         elif low == "debug":
             text = rest or "0"
             level = int(text) if text.lstrip("-").isdigit() else 0
@@ -212,6 +208,8 @@ class Dispatcher:
             return f"-ERR {exc}"
         except RequestTimeoutError:
             return "Request timed out."
+        except ESLError as exc:  # the connection went away: the watcher reports and reconnects
+            return f"-ERR {exc}"
         if remember and reply.ok:
             self._remember(word, args)
         return reply.text
