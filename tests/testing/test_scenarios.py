@@ -168,3 +168,11 @@ async def test_a_caller_who_gives_up_before_an_answer(switch: EmbeddedSwitch) ->
     assert not call.answered
     assert call.cdr["hangup_cause"] == "NORMAL_CLEARING"
     assert switch.now() >= 15
+
+
+async def test_extensions_survive_the_applications_reloadxml(switch: EmbeddedSwitch) -> None:
+    switch.dialplan.add("7200", "park")
+    assert (await switch.api("reloadxml")).startswith("+OK [Success]")
+    call = await switch.call_in("7200")
+    await call.wait_for("CHANNEL_PARK")
+    assert "test_7200" in (switch.conf_dir / "dialplan" / "default.xml").read_text()
