@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nats
 import pytest
 from gateway_harness import Process, env, gateway_process, serve_node
 
 import eventsocket
 from eventsocket.client import InboundConnection
 from eventsocket.gateway.natsproc import NatsServer
+from eventsocket.gateway.store import CallRegistry, ensure_store
 
 DRIVERS = Path(__file__).parent / "drivers"
 TICK = "gateway::tick"
@@ -303,3 +305,24 @@ async def test_durable_name_alone_resumes_after_a_disconnect_on_the_other_gatewa
     assert all(s == 0 for _, _, s in standard)  # and no extension header
     await conn.close()
     await plain.close()
+
+
+async def test_calls_of_a_node_that_stays_away_are_gone_after_the_window(cluster: Cluster) -> None:
+    gw = cluster.add_gateway("ga")  # --forget-after 2
+    conn = await ready(gw)
+    uuid = (await conn.api("originate", "{gateway_node=n1}null/1000 &park")).text.split()[1]
+    nc = await nats.connect(cluster.nats.url)
+    registry = CallRegistry(await ensure_store(nc.jetstream()))
+    owner = await registry.owner(uuid)
+    assert owner is not None and owner.node == "n1"
+    cluster.nodes["n1"].kill()
+    for _ in range(100):
+        if await registry.owner(uuid) is None:
+            break
+        await asyncio.sleep(0.1)
+    assert await registry.owner(uuid) is None
+    # commands for it no longer go anywhere; the other node still answers
+    assert (await conn.api("uuid_kill", uuid)).text.startswith("-ERR")
+    assert (await conn.api("show", "channels count")).text.strip() == "0 total."
+    await nc.close()
+    await conn.close()
