@@ -600,6 +600,14 @@ def _detailed_calls_table(calls: CallManager, core: SwitchCore, args: list[str])
     return (*columns, *b_columns), out
 
 
+def sofia_contact(call: ApiCall) -> str:
+    """mod_sofia's contact lookup. No phone ever registers with this switch, so every user is
+    unreachable: ``error/user_not_registered``, which is what a FreeSWITCH without
+    registrations answers (a vanilla directory's dial-string then fails with
+    USER_NOT_REGISTERED)."""
+    return "error/user_not_registered"
+
+
 def register(core: SwitchCore, calls: CallManager) -> None:
     """Load the call-control commands into ``core``, bound to the call layer ``calls``."""
     add = core.register_api
@@ -654,6 +662,7 @@ def register(core: SwitchCore, calls: CallManager) -> None:
         "mod_commands",
         partial(uuid_send_dtmf, calls),
     )
+    add("sofia_contact", "Sofia Contacts", "[profile/]<user>@<domain>", "mod_sofia", sofia_contact)
     add(
         "uuid_recv_dtmf",
         "Receive dtmf digits",
