@@ -326,3 +326,35 @@ async def test_calls_of_a_node_that_stays_away_are_gone_after_the_window(cluster
     assert (await conn.api("show", "channels count")).text.strip() == "0 total."
     await nc.close()
     await conn.close()
+
+
+async def test_myevents_and_sendevent_through_the_gateway(cluster: Cluster) -> None:
+    ga, gb = cluster.add_gateway("ga"), cluster.add_gateway("gb")
+    other = await ready(gb)
+    await other.subscribe("CUSTOM", "gateway::note")
+    conn = await ready(ga)
+    uuid = (await conn.api("originate", "{gateway_node=n2}null/1000 &park")).text.split()[1]
+    decoy = (await conn.api("originate", "{gateway_node=n2}null/1000 &park")).text.split()[1]
+    follower = await connect(ga.port)
+    reply = await follower.myevents(uuid)
+    assert reply.text == "+OK Events Enabled"
+    assert (await other.send("myevents no-such-call")).text == "-ERR invalid uuid"
+    assert (await conn.api("uuid_kill", decoy)).text.startswith("+OK")
+    assert (await conn.api("uuid_kill", uuid)).text.startswith("+OK")
+    seen: list[str] = []
+    async def follow() -> None:
+        while True:
+            event = await follower.events().get()
+            assert event.uuid == uuid, (event.name, event.uuid)
+            seen.append(event.name)
+            if event.name == "CHANNEL_HANGUP_COMPLETE":
+                return
+    await asyncio.wait_for(follow(), 20)
+    assert "CHANNEL_HANGUP" in seen
+    await asyncio.wait_for(follower.wait_closed(), 10)  # the call ended: the listener is let go
+    # sendevent on one gateway reaches a client of the other
+    assert (await conn.sendevent("CUSTOM", {"Note": "hello"}, subclass="gateway::note")).ok
+    note = await next_event(other, "CUSTOM")
+    assert note.get("Note") == "hello" and note.subclass == "gateway::note"
+    await conn.close()
+    await other.close()
