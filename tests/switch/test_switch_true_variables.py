@@ -7,6 +7,9 @@ the literal ``true``. Each variable here is one FreeSWITCH tests with ``switch_t
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from calls_harness import Calls, virtual
@@ -67,3 +70,26 @@ async def test_ignore_early_media(calls: Calls) -> None:
     )
     assert calls.now() - started >= 6  # waited for the answer, not the early media
     assert calls.of(uuid, "CHANNEL_ANSWER")
+
+
+@virtual
+async def test_ignored_early_media_is_waited_out_not_polled(
+    calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The originate waits for the next change of its legs; early media it ignores does not wake
+    it again and again (which spun the loop, and so the CPU, until the answer)."""
+    real_wait = asyncio.wait
+    wakes = 0
+
+    async def counting_wait(*args: Any, **kwargs: Any) -> Any:
+        nonlocal wakes
+        wakes += 1
+        return await real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "wait", counting_wait)
+    uuid = await calls.originate(
+        "{ignore_early_media=true,sim_early_media_ms=2000,sim_ring_ms=6000}sim/555 &park"
+    )
+    monkeypatch.undo()
+    assert calls.of(uuid, "CHANNEL_ANSWER")
+    assert wakes < 20

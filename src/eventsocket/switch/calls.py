@@ -351,6 +351,8 @@ class CallManager:
                 break
             pending = [leg_deadlines[s.uuid] - now for s in alive if s.uuid in leg_deadlines]
             wait_for = min([remaining, *[max(0.0, p) for p in pending]])
+            for session in alive:  # already seen above: wait for the next change, not this one
+                session.media_event.clear()
             waiters = [asyncio.ensure_future(s.media_event.wait()) for s in alive]
             waiters += [asyncio.ensure_future(s.hungup.wait()) for s in alive]
             if caller is not None:
