@@ -31,7 +31,7 @@ async def ivr(call: OutboundCall) -> None:
     await call.answer()
     await call.set("ivr_entered", "true")
     for _ in range(3):
-        if call.hungup:  # the caller left: nothing more to do (a pending execute would never complete)
+        if call.hungup:  # the caller left: nothing more to do
             return
         choice = await call.play_and_get_digits(1, 1, 1, 5000, "#", MENU, variable="ivr_choice")
         if choice == "1":

@@ -261,3 +261,32 @@ def test_target_option_runs_the_same_tests_against_another_server(
     )
     result = run(pytester, f"--eventsocket-target=127.0.0.1:{served}:ClueCon")
     result.assert_outcomes(passed=1, skipped=1)
+
+
+def test_subprocess_option_serves_from_another_process(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+        import eventsocket
+
+        async def test_served(switch):
+            assert switch.kind == "subprocess"
+            assert switch.process.pid != os.getpid()
+            switch.dialplan.add("7000", actions=[("answer", ""), ("playback", "silence_stream://30000"),
+                                                 ("hangup", "")])
+            switch.directory.add_user("2000", params={"esl-password": "pw"})
+            call = await switch.call_in("7000", caller_id="5551234")
+            await call.wait_hangup(timeout=30)
+            assert call.cdr["billsec"] == "30"          # 30 s of virtual time in the other process
+            assert call.caller_id == "5551234"
+            domain = (await switch.api("global_getvar", "domain")).strip()
+            conn = await eventsocket.connect(switch.host, switch.port, "pw", user=f"2000@{domain}")
+            await conn.close()
+
+        @pytest.mark.eventsocket(subprocess=False)
+        async def test_the_marker_wins(switch):
+            assert switch.kind == "embedded"
+        """
+    )
+    run(pytester, "--eventsocket-subprocess").assert_outcomes(passed=2)

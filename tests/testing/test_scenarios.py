@@ -168,3 +168,22 @@ async def test_a_caller_who_gives_up_before_an_answer(switch: EmbeddedSwitch) ->
     assert not call.answered
     assert call.cdr["hangup_cause"] == "NORMAL_CLEARING"
     assert switch.now() >= 15
+
+
+async def test_extensions_survive_the_applications_reloadxml(switch: EmbeddedSwitch) -> None:
+    switch.dialplan.add("7200", "park")
+    assert (await switch.api("reloadxml")).startswith("+OK [Success]")
+    call = await switch.call_in("7200")
+    await call.wait_for("CHANNEL_PARK")
+    assert "test_7200" in (switch.conf_dir / "dialplan" / "default.xml").read_text()
+
+
+async def test_digits_sent_to_a_dialed_far_end(switch: EmbeddedSwitch, esl: InboundConnection) -> None:
+    switch.far_end("1004", answer_after=1)
+    reply = await esl.api("originate", "sim/1004 &park()")
+    uuid = reply.text.removeprefix("+OK ")
+    assert (await esl.api("uuid_send_dtmf", f"{uuid} 42")).ok
+    await esl.api("uuid_kill", uuid)
+    leg = switch.far_end_calls("1004")[0]
+    await leg.wait_hangup()
+    assert leg.dtmf_sent == "42"

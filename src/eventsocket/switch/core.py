@@ -48,12 +48,23 @@ class ApiError(Exception):
 
 @dataclass(slots=True)
 class ApiCall:
-    """One execution of an API command."""
+    """One execution of an API command.
+
+    ``args`` is text as the whole project carries it: bytes that are not UTF-8 arrive as lone
+    surrogates (``surrogateescape``), so no byte a client sent is lost or altered. A command
+    that needs the argument's bytes (a hash, a length on the wire) takes :attr:`data`, never
+    ``args.encode()``, which fails on those surrogates.
+    """
 
     core: SwitchCore
     command: str
     args: str
     session_uuid: str | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The argument's bytes exactly as the client sent them (FreeSWITCH's ``char *cmd``)."""
+        return self.args.encode("utf-8", "surrogateescape")
 
 
 ApiResult = str | Awaitable[str]
@@ -348,6 +359,13 @@ class SwitchCore:
 
     def get_global(self, name: str) -> str | None:
         return self.global_vars.get(name)
+
+    def channel_variables(self, uuid: str) -> dict[str, str] | None:
+        """A live channel's variables (``eval uuid:<uuid> ...``); None when there is no such channel.
+
+        The core alone has no channels; the switch the builder assembles answers from its calls.
+        """
+        return None
 
     def expand(self, text: str, channel_vars: dict[str, str] | None = None) -> str:
         """Expand ``${...}`` with a channel's variables (if any), then the globals."""

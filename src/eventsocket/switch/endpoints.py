@@ -20,13 +20,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.compat import atoi, switch_true
-from eventsocket.switch.calls import OriginateFailure
+from eventsocket.switch.calls import OriginateFailure, Redirect
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
+from eventsocket.switch.dialstring import Leg, parse_dial_string
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
-    from eventsocket.switch.dialstring import Leg
     from eventsocket.switch.session import Session
 
 
@@ -44,6 +44,12 @@ class Endpoint:
             self, f"{self.name}/{leg.destination}", leg.destination, variables, caller
         )
 
+    def redirect(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Redirect | None:
+        """The legs dialed in place of ``leg`` (``user/``), or None to :meth:`create` it."""
+        return None
+
     async def on_init(self, session: Session) -> None:
         """CS_INIT, before CHANNEL_CREATE: what the endpoint does first."""
 
@@ -55,6 +61,9 @@ class Endpoint:
 
     def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
         """A digit sent to this channel's far end (``uuid_send_dtmf``, ``send_dtmf``, a bridge)."""
+
+    def indicate_hold(self, session: Session, on: bool) -> None:
+        """The switch puts this leg on hold or takes it off; null and loopback legs do not change."""
 
 
 class NullEndpoint(Endpoint):
@@ -204,6 +213,10 @@ class SimEndpoint(Endpoint):
             session.far_end_started = True
             session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
 
+    def indicate_hold(self, session: Session, on: bool) -> None:
+        """The simulated phone accepts the hold, as a SIP phone does: the leg is HELD / UNHELD."""
+        session.mark_hold(on)
+
     def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
         """The simulated phone hears the digit: kept in ``sim_dtmf_received`` for tests to check."""
         received = session.get_variable("sim_dtmf_received") or ""
@@ -267,4 +280,96 @@ class SimEndpoint(Endpoint):
             session.hangup(cause_from_text(get("sim_hangup_cause") or "NORMAL_CLEARING"))
 
 
-ENDPOINTS: tuple[type[Endpoint], ...] = (NullEndpoint, ErrorEndpoint, LoopbackEndpoint, SimEndpoint)
+class UserEndpoint(Endpoint):
+    """mod_dptools' ``user/<id>[@<domain>]``: the directory user's dial-string, dialed in its place.
+
+    The domain defaults to the ``domain`` global. An unknown user fails with
+    SUBSCRIBER_ABSENT, a user without a dial-string with MANDATORY_IE_MISSING, a dial-string
+    that dials the user again with INVALID_IE_CONTENTS. ``dial-var-*`` params become
+    variables of the new leg, as do ``dialed_user``, ``dialed_domain`` and ``presence_id``;
+    once the leg answers it gets the user's variables (domain, group and user merged) and,
+    if it then has ``user_context``, that context.
+    """
+
+    name = "user"
+    module = "mod_dptools"
+
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        raise OriginateFailure("CHAN_NOT_IMPLEMENTED")  # always redirected, never a channel
+
+    def redirect(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Redirect:
+        core = manager.core
+        user, _, domain = leg.destination.partition("@")
+        domain = domain or core.global_vars.get("domain", "")
+        if not user or not domain:
+            raise OriginateFailure("DESTINATION_OUT_OF_ORDER")
+        found = core.conf.find_user(user, domain) if core.conf is not None else None
+        if found is None:
+            core.log(
+                4,
+                f"Can't find user [{user}@{domain}]",
+                file="mod_dptools.c",
+                function="user_outgoing_channel",
+                line=4380,
+                session_uuid=caller.uuid if caller is not None else "",
+            )
+            raise OriginateFailure("SUBSCRIBER_ABSENT")
+        dest = found.param("dial-string")
+        dialed_user = found.id
+        leg_vars = dict(variables)
+        for name, value in found.params.items():
+            if name.startswith("dial-var-"):
+                leg_vars[name[9:]] = value
+        leg_vars["dialed_user"] = dialed_user
+        leg_vars["dialed_domain"] = domain
+        if dest and "presence_id=" not in dest:
+            leg_vars["presence_id"] = f"{dialed_user}@{domain}"
+        if not dest:
+            core.log(
+                3,
+                "No dial-string available, please check your user directory.",
+                file="mod_dptools.c",
+                function="user_outgoing_channel",
+                line=4415,
+                session_uuid=caller.uuid if caller is not None else "",
+            )
+            raise OriginateFailure("MANDATORY_IE_MISSING")
+        if caller is not None:
+            caller.set_variable("dialed_user", dialed_user)
+            caller.set_variable("dialed_domain", domain)
+            target = caller.expand(dest)
+        else:
+            target = core.expand(dest, {**variables, "dialed_user": dialed_user, "dialed_domain": domain})
+        if f"user/{dialed_user}".lower() in target.lower():
+            raise OriginateFailure("INVALID_IE_CONTENTS")  # it would dial itself forever
+        parsed = parse_dial_string(target)
+        if not parsed.groups:
+            raise OriginateFailure("DESTINATION_OUT_OF_ORDER")
+        legs: list[tuple[Leg, dict[str, str]]] = []
+        for sub in parsed.groups[0]:
+            sub_vars = dict(leg_vars)
+            sub_vars.update(parsed.variables)
+            sub_vars.update(sub.variables)
+            legs.append((sub, sub_vars))
+
+        def on_answer(session: Session) -> None:
+            context = session.get_variable("user_context")
+            if context:
+                session.channel.profile.context = context
+            for name, value in found.variables.items():
+                session.set_variable(name, value)
+
+        return Redirect(legs, on_answer)
+
+
+ENDPOINTS: tuple[type[Endpoint], ...] = (
+    NullEndpoint,
+    ErrorEndpoint,
+    LoopbackEndpoint,
+    SimEndpoint,
+    UserEndpoint,
+)

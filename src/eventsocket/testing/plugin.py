@@ -16,8 +16,10 @@ Tests are ``async def``. With pytest-asyncio installed, the fixtures run on its 
 fixtures run on the fixtures' loop anyway); without it, the plugin runs them itself.
 
 ``@pytest.mark.eventsocket(virtual_time=False, conf_dir="conf", heartbeat=20,
-window=0.1, port=0)`` sets up the switch of one test (or module, with ``pytestmark``);
-``--eventsocket-port`` and ``--eventsocket-real-time`` do it for the whole run. When a
+window=0.1, port=0, subprocess=False)`` sets up the switch of one test (or module, with
+``pytestmark``); ``--eventsocket-port``, ``--eventsocket-real-time`` and
+``--eventsocket-subprocess`` do it for the whole run (``subprocess``: ``eventsocket serve``
+in a child process, :class:`~eventsocket.testing.served.ServedSwitch`). When a
 test fails, its report gets a section with the timeline of every call (one line per
 event) and the switch's error log lines.
 """
@@ -28,25 +30,26 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from eventsocket.client.inbound import InboundConnection, connect
-from eventsocket.switch.virtualtime import DEFAULT_WINDOW
-from eventsocket.testing.outbound import OutboundApp
-from eventsocket.testing.recorder import Recorder
-from eventsocket.testing.remote import RemoteSwitch, parse_target
-from eventsocket.testing.switch import EmbeddedSwitch, prepare_conf_dir
 
 try:
     import pytest_asyncio
 except ImportError:  # the plugin then runs async tests itself
     pytest_asyncio = None  # type: ignore[assignment]
 
-SWITCH_KEY = pytest.StashKey[Recorder]()
+if TYPE_CHECKING:
+    from eventsocket.client.inbound import InboundConnection
+    from eventsocket.testing.outbound import OutboundApp
+    from eventsocket.testing.recorder import Recorder
+
+# The rest of eventsocket is imported when a test asks for a fixture, not when pytest
+# starts: every pytest run in an environment with eventsocket installed loads this module.
+
+SWITCH_KEY = pytest.StashKey["Recorder"]()
 LOOP_KEY = pytest.StashKey[asyncio.AbstractEventLoop]()
-MARKER_KEYS = {"virtual_time", "conf_dir", "heartbeat", "window", "port"}
+MARKER_KEYS = {"virtual_time", "conf_dir", "heartbeat", "window", "port", "subprocess"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,6 +69,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "embedded switch; helpers that need the embedded switch skip their test",
     )
     group.addoption(
+        "--eventsocket-subprocess",
+        action="store_true",
+        default=False,
+        help="run the switch as `eventsocket serve` in a child process instead of in the test's loop",
+    )
+    group.addoption(
         "--eventsocket-real-time",
         action="store_true",
         default=False,
@@ -76,7 +85,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "eventsocket(virtual_time=True, conf_dir=None, heartbeat=20.0, window=0.1, port=0): "
+        "eventsocket(virtual_time=True, conf_dir=None, heartbeat=20.0, window=0.1, port=0, "
+        "subprocess=False): "
         "how the eventsocket `switch` fixture runs for this test",
     )
 
@@ -91,8 +101,9 @@ def switch_options(request: pytest.FixtureRequest) -> dict[str, Any]:
         "virtual_time": not config.getoption("eventsocket_real_time"),
         "conf_dir": None,
         "heartbeat": 20.0,
-        "window": DEFAULT_WINDOW,
+        "window": 0.1,  # eventsocket.switch.virtualtime.DEFAULT_WINDOW
         "port": config.getoption("eventsocket_port") or 0,
+        "subprocess": config.getoption("eventsocket_subprocess"),
     }
     for marker in reversed(list(request.node.iter_markers("eventsocket"))):
         if marker.args:
@@ -108,6 +119,10 @@ def switch_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def make_switch(request: pytest.FixtureRequest, tmp_path: Path) -> Recorder:
+    from eventsocket.testing.remote import RemoteSwitch, parse_target
+    from eventsocket.testing.served import ServedSwitch
+    from eventsocket.testing.switch import EmbeddedSwitch, prepare_conf_dir
+
     target = request.config.getoption("eventsocket_target")
     if target:
         host, port, password = parse_target(target)
@@ -119,7 +134,8 @@ def make_switch(request: pytest.FixtureRequest, tmp_path: Path) -> Recorder:
         if not source.is_absolute():
             source = request.path.parent / source
     conf = prepare_conf_dir(tmp_path / "eventsocket_conf", source)
-    return EmbeddedSwitch(
+    kind = ServedSwitch if options["subprocess"] else EmbeddedSwitch
+    return kind(
         conf,
         virtual_time=bool(options["virtual_time"]),
         port=int(options["port"]),
@@ -138,6 +154,8 @@ async def _start(switch: Recorder) -> None:
 
 
 async def _connect(switch: Recorder) -> InboundConnection:
+    from eventsocket.client.inbound import connect
+
     return await connect(switch.host, switch.port, switch.password)  # type: ignore[attr-defined]
 
 
@@ -251,6 +269,8 @@ def _eventsocket_sync_outbound_app(
 
 
 async def _new_app(switch: Recorder) -> OutboundApp:
+    from eventsocket.testing.outbound import OutboundApp
+
     app = OutboundApp(switch)
     await app.start()
     return app

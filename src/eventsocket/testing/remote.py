@@ -153,7 +153,7 @@ class RemoteSwitch(Recorder):
         dial = "{" + ",".join(f"{k}={v}" for k, v in settings.items()) + "}"
         await self.connection.bgapi("originate", f"{dial}loopback/{number}/{context} &park()")
         created = await self.first(
-            lambda e: e.name == "CHANNEL_CREATE" and e.get("variable_other_loopback_leg_uuid") == a_leg,
+            lambda e: e.get("variable_other_loopback_leg_uuid") == a_leg and e.get("Unique-ID") != a_leg,
             30.0,
             what=f"the -b leg of a loopback call to {number}",
         )

@@ -12,10 +12,10 @@ and drive the parties of a call (``call_in``, ``far_end``).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from eventsocket.server.acl import AclRegistry
@@ -28,6 +28,7 @@ from eventsocket.switch.log import LogLine
 from eventsocket.switch.session import Session
 from eventsocket.switch.virtualtime import DEFAULT_WINDOW, VirtualClock, VirtualTime, install
 from eventsocket.testing.calls import Call
+from eventsocket.testing.confedit import add_extension, add_user, extension_xml, user_element
 from eventsocket.testing.farend import CallerEndpoint, FarEnd, ScriptedSimEndpoint
 from eventsocket.testing.recorder import Recorder
 
@@ -50,11 +51,19 @@ def prepare_conf_dir(target: Path, source: Path | str | None = None) -> Path:
     return target
 
 
-class Dialplan:
-    """Extensions added from a test, ahead of the conf_dir's own (so they win), at once."""
+_GLOBAL = re.compile(r"\$\$\{([^}]*)\}")
 
-    def __init__(self, switch: EmbeddedSwitch) -> None:
-        self._switch = switch
+
+class Dialplan:
+    """Extensions added from a test, ahead of the conf_dir's own (so they win), at once.
+
+    Written into the conf_dir's files, then the switch reads them again (``reloadxml``);
+    see :mod:`eventsocket.testing.confedit`.
+    """
+
+    def __init__(self, conf_dir: Path, reload: Callable[[], None]) -> None:
+        self._conf_dir = conf_dir
+        self._reload = reload
 
     def add(
         self,
@@ -76,32 +85,19 @@ class Dialplan:
             steps.insert(0, (application, data))
         if not steps:
             raise ValueError("an extension needs at least one application")
-        expression = number if number.startswith("^") else f"^{_escape(number)}$"
-        extension = ET.Element("extension", name=name or f"test_{number}")
-        condition = ET.SubElement(extension, "condition", field="destination_number", expression=expression)
-        for app, arg in steps:
-            action = ET.SubElement(condition, "action", application=app)
-            if arg:
-                action.set("data", arg)
-        conf = self._switch.conf
-        found = conf.dialplan_context(context)
-        if found is None:
-            sections = conf.sections("dialplan")
-            if not sections:
-                raise ValueError("the conf_dir has no dialplan section")
-            found = ET.SubElement(sections[0], "context", name=context)
-        found.insert(0, extension)
-
-
-def _escape(number: str) -> str:
-    return "".join("\\" + ch if ch in ".+*?()[]{}|\\^$" else ch for ch in number)
+        add_extension(self._conf_dir, context, extension_xml(number, steps, name))
+        self._reload()
 
 
 class Directory:
     """Directory users added from a test (for ``userauth`` and the user's variables)."""
 
-    def __init__(self, switch: EmbeddedSwitch) -> None:
-        self._switch = switch
+    def __init__(
+        self, conf_dir: Path, reload: Callable[[], None], globals_: Callable[[], dict[str, str]]
+    ) -> None:
+        self._conf_dir = conf_dir
+        self._reload = reload
+        self._globals = globals_
 
     def add_user(
         self,
@@ -113,30 +109,17 @@ class Directory:
         password: str | None = None,
     ) -> None:
         """Add ``user`` to ``domain`` (default: the ``domain`` global); ``password`` sets ``password``."""
-        conf = self._switch.conf
-        domain = domain or self._switch.core.global_vars.get("domain") or "127.0.0.1"
-        x_domain = conf.find_domain(domain)
-        if x_domain is None:
-            sections = conf.sections("directory")
-            if not sections:
-                raise ValueError("the conf_dir has no directory section")
-            x_domain = ET.SubElement(sections[0], "domain", name=domain)
-        users = x_domain.find("users")
-        if users is None:
-            users = ET.SubElement(x_domain, "users")
-        x_user = ET.Element("user", id=user)
+        known = self._globals()
+        domain = domain or known.get("domain") or "127.0.0.1"
         all_params = dict(params or {})
         if password is not None:
             all_params.setdefault("password", password)
-        if all_params:
-            x_params = ET.SubElement(x_user, "params")
-            for key, value in all_params.items():
-                ET.SubElement(x_params, "param", name=key, value=value)
-        if variables:
-            x_vars = ET.SubElement(x_user, "variables")
-            for key, value in variables.items():
-                ET.SubElement(x_vars, "variable", name=key, value=value)
-        users.insert(0, x_user)
+
+        def expand(text: str) -> str:
+            return _GLOBAL.sub(lambda m: known.get(m.group(1), ""), text)
+
+        add_user(self._conf_dir, domain, user_element(user, all_params, variables or {}), expand)
+        self._reload()
 
 
 class EmbeddedSwitch(Recorder):
@@ -166,11 +149,11 @@ class EmbeddedSwitch(Recorder):
         self.password = password
         self.heartbeat = heartbeat
         self.window = window
-        self.conf = ConfDir.load(conf_dir)
+        self._conf = ConfDir.load(conf_dir)
         self.logs: list[LogLine] = []
         self.far_ends: dict[str, FarEnd] = {}
-        self.dialplan = Dialplan(self)
-        self.directory = Directory(self)
+        self.dialplan = Dialplan(conf_dir, self.reload_xml)
+        self.directory = Directory(conf_dir, self.reload_xml, lambda: self.core.global_vars)
         self.vt: VirtualTime | None = None
         self._core: Switch | None = None
         self._server: EventSocketServer | None = None
@@ -187,18 +170,18 @@ class EmbeddedSwitch(Recorder):
             return
         if self.virtual_time:
             self.vt = install(asyncio.get_running_loop(), window=self.window)
-        core = build_switch(self.conf, clock=VirtualClock(), heartbeat_interval=self.heartbeat)
+        core = build_switch(self._conf, clock=VirtualClock(), heartbeat_interval=self.heartbeat)
         core.calls.add_endpoint(ScriptedSimEndpoint(self.far_ends))
         core.bus.subscribe(self.record)
         core.add_log_listener(self.logs.append)
-        settings = EventSocketSettings.from_conf(self.conf).with_overrides(
+        settings = EventSocketSettings.from_conf(self._conf).with_overrides(
             listen_ip=self.host, listen_port=self._port, password=self.password
         )
         settings.stop_on_bind_error = True
         settings.heartbeat_interval = self.heartbeat
-        acl_conf = self.conf.configuration("acl.conf")
+        acl_conf = self._conf.configuration("acl.conf")
         acl = AclRegistry.from_xml(
-            acl_conf.find("network-lists") if acl_conf is not None else None, self.conf.domain_cidrs
+            acl_conf.find("network-lists") if acl_conf is not None else None, self._conf.domain_cidrs
         )
         server = EventSocketServer(core, settings, acl)
         await server.start()
@@ -213,6 +196,19 @@ class EmbeddedSwitch(Recorder):
             task.cancel()
         await server.stop()
         await core.stop()
+
+    @property
+    def conf(self) -> ConfDir:
+        """The configuration the switch runs on now (a new object after each ``reloadxml``)."""
+        if self._core is not None and self._core.conf is not None:
+            return self._core.conf
+        return self._conf
+
+    def reload_xml(self) -> None:
+        """Read the conf_dir again (``reloadxml``); raises when it cannot be read."""
+        outcome = self.core.reload_xml()
+        if outcome != "Success":
+            raise RuntimeError(f"reloadxml: {outcome}")
 
     @property
     def core(self) -> Switch:
