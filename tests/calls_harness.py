@@ -74,9 +74,11 @@ def on_virtual_loop(
     return run
 
 
-def virtual_core(heartbeat_interval: float = 0) -> builder.Switch:
-    """A switch core on a virtual clock, with the default configuration."""
-    return builder.build_switch(CONF, clock=VirtualClock(), heartbeat_interval=heartbeat_interval)
+def virtual_core(heartbeat_interval: float = 0, conf: ConfDir | None = None) -> builder.Switch:
+    """A switch core on a virtual clock, with the default configuration unless ``conf`` is given."""
+    return builder.build_switch(
+        conf if conf is not None else CONF, clock=VirtualClock(), heartbeat_interval=heartbeat_interval
+    )
 
 
 # -- a switch core on virtual time ------------------------------------------------------------------
@@ -85,8 +87,8 @@ def virtual_core(heartbeat_interval: float = 0) -> builder.Switch:
 class Calls:
     """A switch core on a virtual clock, with every event it fires and every log line."""
 
-    def __init__(self, heartbeat_interval: float = 0) -> None:
-        self.core = virtual_core(heartbeat_interval)
+    def __init__(self, heartbeat_interval: float = 0, conf: ConfDir | None = None) -> None:
+        self.core = virtual_core(heartbeat_interval, conf)
         self.events: list[Event] = []
         self.logs: list[LogLine] = []
         self._changed = asyncio.Event()

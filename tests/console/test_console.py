@@ -193,8 +193,13 @@ async def test_history_is_written_and_searchable(harness: Harness, tmp_path: Pat
         assert await d.finish() == 0
     history = tmp_path / ".local" / "state" / "eventsocket" / "console_history"
     lines = [line for line in history.read_text().splitlines() if line.startswith("+")]
-    assert lines[:2] == ["+echo first", "+version"]
-    assert "+/exit" in lines
+    assert lines == ["+echo first", "+version", "+echo first", "+/exit"]
+    with pipe_input() as pipe:  # the next session starts with that history: Up, Up, Enter
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q"), pipe)
+        await d.ready()
+        d.send("\x1b[A\x1b[A\r")
+        await d.wait_for("first\n")
+        assert await d.finish() == 0
 
 
 async def test_no_history_file_flag(harness: Harness, tmp_path: Path) -> None:
@@ -231,6 +236,15 @@ async def test_ctrl_d_exits_and_ctrl_c_warns(harness: Harness, tmp_path: Path) -
         d.send("\x04")
         assert await asyncio.wait_for(d.task, 10) == 0
         assert d.text.endswith("/exit\n\n")
+
+
+async def test_ctrl_c_with_interrupt_flag_ends_with_1(harness: Harness, tmp_path: Path) -> None:
+    with pipe_input() as pipe:
+        d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q", "-i"), pipe)
+        await d.ready()
+        d.send("\x03")
+        assert await asyncio.wait_for(d.task, 10) == 1
+        assert d.text.endswith("Interrupted.\n")
 
 
 async def test_batch_mode_reads_standard_input(harness: Harness, tmp_path: Path) -> None:
@@ -290,3 +304,45 @@ async def test_disconnect_without_reconnect_ends_the_console(tmp_path: Path) -> 
         await stop_harness(h)
         assert await asyncio.wait_for(d.task, 10) == 0
     assert "Disconnected: The system is being shut down.\n" in d.text
+
+
+async def test_arguments_complete_from_console_complete_when_the_server_has_it(tmp_path: Path) -> None:
+    """A FreeSWITCH answers ``console_complete`` (its own completion tables); the console asks it
+    for arguments. A small stand-in server speaks FreeSWITCH's texts for the three commands used."""
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from eventsocket.cli.console.completion import ConsoleCompleter
+
+    show_api = ('{"row_count":2,"rows":[{"name":"sofia","description":"Sofia Controls","syntax":"status",'
+                '"ikey":"mod_sofia"},{"name":"console_complete","description":"","syntax":"<line>",'
+                '"ikey":"mod_commands"}]}')
+    answers = {
+        "show api as json": show_api,
+        "console_complete sofia status profile ": f"[{'internal':>20}]\t[{'external':>20}]\t\n\nwrite=0:",
+    }
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Content-Type: auth/request\n\n")
+        while True:
+            try:
+                request = (await reader.readuntil(b"\n\n")).decode()
+            except asyncio.IncompleteReadError:
+                break
+            line = request.split("\n", 1)[0]
+            seen.append(line)
+            if line.startswith("api "):
+                body = answers.get(line[4:], f"-ERR {line[4:]} Command not found!\n").encode()
+                writer.write(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body)
+            else:
+                writer.write(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server, await connect("127.0.0.1", server.sockets[0].getsockname()[1]) as conn:
+        completer = ConsoleCompleter(lambda: conn)
+        await completer.refresh()
+        document = Document("sofia status profile ")
+        found = [c.text async for c in completer.get_completions_async(document, CompleteEvent())]
+        assert found == ["internal", "external"]
+        assert "api console_complete sofia status profile " in seen

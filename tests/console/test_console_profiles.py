@@ -115,3 +115,18 @@ def test_log_line_colours_and_filters() -> None:
     assert not log_line_visible(line("a", 6, "other"), uuid, None)
     assert log_line_visible(line("a", 6), uuid, None)  # lines of no call stay
     assert not log_line_visible(line("abc", 6), None, "zzz")
+
+
+def test_console_complete_output_is_parsed() -> None:
+    from eventsocket.cli.console.completion import parse_console_complete
+
+    # switch_console.c's comp_callback: "[%20s]\t" per match, a newline after every fourth,
+    # then "\n\n" and "write=<len>:<partial>"
+    names = ["internal", "external", "internal-ipv6", "external-ipv6", "lab"]
+    body = ""
+    for i, name in enumerate(names, start=1):
+        body += f"[{name:>20}]\t" + ("\n" if i % 4 == 0 else "")
+    body += "\n\nwrite=0:"
+    assert parse_console_complete(body) == names
+    assert parse_console_complete(f"[{'status':>20}]\t\n\nwrite=3:status ") == ["status"]
+    assert parse_console_complete("\n\n") == []

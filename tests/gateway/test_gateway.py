@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nats
 import pytest
 from gateway_harness import Process, env, gateway_process, serve_node
 
 import eventsocket
 from eventsocket.client import InboundConnection
 from eventsocket.gateway.natsproc import NatsServer
+from eventsocket.gateway.store import CallRegistry, ensure_store
 
 DRIVERS = Path(__file__).parent / "drivers"
 TICK = "gateway::tick"
@@ -303,3 +305,56 @@ async def test_durable_name_alone_resumes_after_a_disconnect_on_the_other_gatewa
     assert all(s == 0 for _, _, s in standard)  # and no extension header
     await conn.close()
     await plain.close()
+
+
+async def test_calls_of_a_node_that_stays_away_are_gone_after_the_window(cluster: Cluster) -> None:
+    gw = cluster.add_gateway("ga")  # --forget-after 2
+    conn = await ready(gw)
+    uuid = (await conn.api("originate", "{gateway_node=n1}null/1000 &park")).text.split()[1]
+    nc = await nats.connect(cluster.nats.url)
+    registry = CallRegistry(await ensure_store(nc.jetstream()))
+    owner = await registry.owner(uuid)
+    assert owner is not None and owner.node == "n1"
+    cluster.nodes["n1"].kill()
+    for _ in range(100):
+        if await registry.owner(uuid) is None:
+            break
+        await asyncio.sleep(0.1)
+    assert await registry.owner(uuid) is None
+    # commands for it no longer go anywhere; the other node still answers
+    assert (await conn.api("uuid_kill", uuid)).text.startswith("-ERR")
+    assert (await conn.api("show", "channels count")).text.strip() == "0 total."
+    await nc.close()
+    await conn.close()
+
+
+async def test_myevents_and_sendevent_through_the_gateway(cluster: Cluster) -> None:
+    ga, gb = cluster.add_gateway("ga"), cluster.add_gateway("gb")
+    other = await ready(gb)
+    await other.subscribe("CUSTOM", "gateway::note")
+    conn = await ready(ga)
+    uuid = (await conn.api("originate", "{gateway_node=n2}null/1000 &park")).text.split()[1]
+    decoy = (await conn.api("originate", "{gateway_node=n2}null/1000 &park")).text.split()[1]
+    follower = await connect(ga.port)
+    reply = await follower.myevents(uuid)
+    assert reply.text == "+OK Events Enabled"
+    assert (await other.send("myevents no-such-call")).text == "-ERR invalid uuid"
+    assert (await conn.api("uuid_kill", decoy)).text.startswith("+OK")
+    assert (await conn.api("uuid_kill", uuid)).text.startswith("+OK")
+    seen: list[str] = []
+    async def follow() -> None:
+        while True:
+            event = await follower.events().get()
+            assert event.uuid == uuid, (event.name, event.uuid)
+            seen.append(event.name)
+            if event.name == "CHANNEL_HANGUP_COMPLETE":
+                return
+    await asyncio.wait_for(follow(), 20)
+    assert "CHANNEL_HANGUP" in seen
+    await asyncio.wait_for(follower.wait_closed(), 10)  # the call ended: the listener is let go
+    # sendevent on one gateway reaches a client of the other
+    assert (await conn.sendevent("CUSTOM", {"Note": "hello"}, subclass="gateway::note")).ok
+    note = await next_event(other, "CUSTOM")
+    assert note.get("Note") == "hello" and note.subclass == "gateway::note"
+    await conn.close()
+    await other.close()

@@ -108,3 +108,28 @@ def test_upstream_address() -> None:
     for bad in ("n1", "n1=host", "n1=host:x:pw", "a.b=host:1:pw", "n1=:8021:pw"):
         with pytest.raises(ValueError):
             NodeAddress.parse(bad)
+
+
+def test_ack_position_from_reply_subjects() -> None:
+    from eventsocket.gateway.feed import ack_position
+
+    assert ack_position("$JS.ACK.ESL.c1.1.42.7.1796397649285430721.3") == (42, 7, 3)
+    assert ack_position("$JS.ACK.dom.acchash.ESL.c1.1.42.7.1796397649285430721.3.tok") == (42, 7, 3)
+    assert ack_position("") is None
+    assert ack_position("_INBOX.abc") is None
+    assert ack_position("$JS.ACK.ESL.c1.1.x.7.1.3") is None
+
+
+def test_events_are_parsed_once_per_sequence() -> None:
+    from eventsocket.gateway.feed import EventCache
+
+    cache = EventCache(size=2)
+    payload = b"Event-Name: CUSTOM\nEvent-Subclass: a%3A%3Ab\nTick: 1\n\n"
+    first = cache(1, payload)
+    assert first is not None and first.name == "CUSTOM" and first.subclass == "a::b"
+    assert cache(1, payload) is first
+    cache(2, payload)
+    cache(3, payload)
+    assert cache(1, payload) is not first  # past the bound it is parsed again
+    assert cache.parsed == 4
+    assert first.frame("plain").endswith(payload)  # the node's bytes, as they came

@@ -839,6 +839,27 @@ async def test_without_resume_the_channel_hangs_up(
     assert "CHANNEL_HANGUP" in [e.get("Event-Name") for e in trail]
 
 
+@pytest.mark.parametrize("options", ["async full", "full"])
+async def test_a_transfer_then_close_continues_in_the_new_extension(
+    observer: Observer, app: Application, options: str
+) -> None:
+    """As FreeSWITCH: the application transfers the call and goes away; the call goes on."""
+    uuid = await observer.dialplan_call(f"socket:127.0.0.1:{app.port} {options},set:after=1")
+    sock = await app.accept()
+    await sock.connect()
+    await sock.send(execute("transfer", "'set:moved=1,park' inline"))
+    if options == "async full":
+        # the new extension runs while the socket is still up
+        await observer.next_event(uuid, "CHANNEL_PARK")
+    sock.close()
+    if options == "full":
+        await observer.next_event(uuid, "CHANNEL_PARK")
+    await observer.api(f"uuid_kill {uuid}")
+    trail = await observer.trail(uuid, timeout=10.0)
+    assert executed(trail)[-3:] == ["transfer 'set:moved=1,park' inline", "set moved=1", "park"]
+    assert "set after=1" not in executed(trail)
+
+
 async def test_channel_destroy_never_reaches_the_controlling_socket(
     harness: Harness, observer: Observer, app: Application
 ) -> None:

@@ -71,7 +71,11 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         await server.start()
     except BindError as exc:
-        log.error("%s", exc)
+        log.error(
+            "%s; choose another port with --listen-port (or set retry-on-bind-error in "
+            "event_socket.conf.xml to wait for it)",
+            exc.strerror,
+        )
         return 1
     await core.start()
     if not settings.is_loopback_only() and settings.password == "ClueCon":
@@ -114,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run calls on a virtual clock that jumps ahead whenever nothing is runnable",
     )
+    run.add_argument(
+        "--quiet-window",
+        type=float,
+        default=0.1,
+        metavar="SECONDS",
+        help="with --virtual-time: real seconds of quiet after talking to a client before the clock "
+        "jumps, so clients in other processes can react (default 0.1)",
+    )
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     from eventsocket.cli.console import add_arguments as add_console_arguments
 
@@ -148,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from eventsocket.switch.virtualtime import run_virtual
 
                 args.loop_name = "virtual time"
-                return run_virtual(serve(args))
+                return run_virtual(serve(args), window=args.quiet_window)
             args.loop_name = _install_uvloop()
             return asyncio.run(serve(args))
         except KeyboardInterrupt:

@@ -52,6 +52,9 @@ __all__ = ["OutboundCall", "OutboundServer"]
 log = logging.getLogger("eventsocket.client.outbound")
 
 CallHandler = Callable[["OutboundCall"], Awaitable[None]]
+#: Called when a call's handler has finished: with None when it returned (or the call hung
+#: up under it), with the exception when it failed. May be a coroutine function.
+FinishedHook = Callable[["OutboundCall", "BaseException | None"], "Awaitable[None] | None"]
 
 # Events after which a channel has finished running applications (after CHANNEL_HANGUP, the
 # application it interrupted still completes).
@@ -296,6 +299,8 @@ class OutboundServer:
     ``format`` is the event format asked with ``myevents``. ``timeout`` is the default
     reply timeout of each call's requests; ``connect_timeout`` bounds the ``connect``
     exchange. ``queue_size``/``overflow`` bound each call's event queue.
+    ``on_finished(call, error)`` is called after each handler ends: ``error`` is None when it
+    returned or the call hung up under it, the exception when it failed (tests wait on it).
     """
 
     def __init__(
@@ -312,8 +317,10 @@ class OutboundServer:
         queue_size: int = 10_000,
         overflow: OverflowPolicy = "drop_oldest",
         log_queue_size: int = 1_000,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         self.handler = handler
+        self.on_finished = on_finished
         self.host = host
         self._port = port
         self.myevents = myevents
@@ -392,11 +399,13 @@ class OutboundServer:
 
     async def _run(self, call: OutboundCall, link: _Link) -> None:
         self.calls.add(call)
+        error: BaseException | None = None
         try:
             try:
                 await call._connect(link, self.connect_timeout)
-            except RequestTimeoutError:
+            except RequestTimeoutError as exc:
                 log.warning("no reply to connect from %s:%s", *call.peer)
+                error = exc
                 return
             self.calls_handled += 1
             if self.myevents:
@@ -404,11 +413,13 @@ class OutboundServer:
             if self.linger:
                 await call.linger()
             await self.handler(call)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            error = exc
             raise
         except ConnectionLostError as exc:
             log.debug("call %s ended: %s", call.uuid, exc)
-        except Exception:
+        except Exception as exc:
+            error = exc
             log.exception("outbound handler failed for call %s", call.uuid)
         finally:
             self.calls.discard(call)
@@ -417,6 +428,18 @@ class OutboundServer:
                     await call.close(timeout=2.0)
                 except (ESLError, OSError):
                     pass
+            await self._finished(call, error)
+
+    async def _finished(self, call: OutboundCall, error: BaseException | None) -> None:
+        hook = self.on_finished
+        if hook is None:
+            return
+        try:
+            outcome = hook(call, error)
+            if outcome is not None:
+                await outcome
+        except Exception:
+            log.exception("on_finished hook failed for call %s", call.uuid)
 
     def __repr__(self) -> str:
         return f"<OutboundServer {self.host}:{self.port} calls={len(self.calls)}>"

@@ -20,6 +20,7 @@ What a remote call cannot offer is said where it happens (see ``GatewayCall``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from eventsocket.gateway.feed import Feed
+from eventsocket.gateway.feed import EventCache, Feed
 from eventsocket.gateway.publisher import Outgoing, Publisher
 from eventsocket.gateway.routing import Placement, merge_show, merge_status, route_api
 from eventsocket.gateway.subjects import event_subject, filter_subjects, message_id
@@ -50,22 +51,62 @@ from eventsocket.switch.clock import Clock
 from eventsocket.switch.identity import SwitchIdentity
 from eventsocket.switch.log import LogLine
 
-__all__ = ["GatewayBackend", "GatewayCall", "GatewayFeed"]
+__all__ = ["GatewayBackend", "GatewayCall", "GatewayFeed", "SharedFeed"]
 
 log = logging.getLogger("eventsocket.gateway")
 
 UserLookup = Callable[[str, str], "dict[str, str] | None"]
 
 
+class SharedFeed:
+    """One consumer for every plain (not durable) listener of a gateway with the same filters.
+
+    Listeners that select the same event types (the common case: ``event plain ALL``,
+    or the same list) share one JetStream consumer, so NATS sends each event once per
+    gateway, not once per connection; the events are still selected by type in NATS.
+    """
+
+    def __init__(self, backend: GatewayBackend, subjects: tuple[str, ...]) -> None:
+        self.backend = backend
+        self.subjects = subjects
+        self.members: list[GatewayFeed] = []
+        self.feed = Feed(backend.nc, backend.js, self._deliver, parse=backend.events)
+        self.ready: asyncio.Future[None] = asyncio.ensure_future(self.feed.update(list(subjects)))
+        self.ready.add_done_callback(self._created)
+
+    def _created(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("consumer for %s not created: %s", self.subjects, future.exception())
+            self.feed.restart()  # retried until NATS takes it
+
+    def _deliver(self, event: Event) -> None:
+        for member in list(self.members):
+            member.deliver(event)
+
+    async def wait_ready(self) -> None:
+        """Until the consumer exists (a failure is repaired by the feed itself, not reported)."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self.ready)
+
+    def close(self) -> None:
+        self.backend.background(asyncio.ensure_future(self.feed.close()))
+
+
 class GatewayFeed:
-    """One connection's events: a :class:`Feed` whose filters follow the connection's selection."""
+    """One connection's events: a shared consumer for its filters, or its own durable one."""
 
     def __init__(self, backend: GatewayBackend, listener: EventListener) -> None:
         self.backend = backend
         self.listener = listener
         self.selection: EventSelection | None = None
-        self.feed = Feed(backend.nc, backend.js, self._deliver, durable=None)
+        self.shared: SharedFeed | None = None
+        # the connection's own consumer, used once ``resume <name>`` made it durable
+        self.feed = Feed(backend.nc, backend.js, self.deliver, durable=None, parse=backend.events)
         backend.feeds.add(self)
+
+    @property
+    def listening(self) -> bool:
+        return self.shared is not None or self.feed.started
 
     def use_durable(self, name: str) -> None:
         """``resume <name>``: this connection's consumer is the durable one of that name."""
@@ -82,16 +123,26 @@ class GatewayFeed:
             if selection.myevents and selection.session_uuid:
                 node = self.backend.owner_of(selection.session_uuid)
             subjects = filter_subjects(selection.types, selection.subclasses, node)
-        if subjects == self.feed.subjects and (self.feed.active or not subjects):
+        if self.feed.durable is not None:
+            if subjects == self.feed.subjects and (self.feed.active or not subjects):
+                return None
+            return self.feed.update(subjects)
+        key = tuple(subjects)
+        if self.shared is not None and self.shared.subjects == key:
             return None
-        return self.feed.update(subjects)
+        self.backend.leave(self)
+        if not key:
+            return None
+        self.shared = self.backend.join(self, key)
+        return self.shared.wait_ready()
 
     def close(self) -> None:
         self.backend.feeds.discard(self)
-        task = asyncio.ensure_future(self.feed.close())
-        self.backend.background(task)
+        self.backend.leave(self)
+        if self.feed.started or self.feed.durable is not None:
+            self.backend.background(asyncio.ensure_future(self.feed.close()))
 
-    def _deliver(self, event: Event) -> None:
+    def deliver(self, event: Event) -> None:
         self.listener(event)
         if event.name == "CHANNEL_HANGUP_COMPLETE":
             selection = self.selection
@@ -197,6 +248,8 @@ class GatewayBackend:
         self.bus = EventBus(self.identity, Clock())
         self.owners: dict[str, str] = {}  # mirror of the calls bucket: uuid -> node
         self.feeds: set[GatewayFeed] = set()
+        self.shared: dict[tuple[str, ...], SharedFeed] = {}
+        self.events = EventCache()
         self.controls: dict[str, list[GatewayCall]] = {}
         self._log_listeners: list[LogListener] = []
         self._tasks: set[asyncio.Task[object]] = set()
@@ -219,8 +272,11 @@ class GatewayBackend:
         return [name for name, node in self.nodes.items() if node.up]
 
     def nats_reconnected(self) -> None:
+        for shared in list(self.shared.values()):
+            shared.feed.restart()
         for feed in list(self.feeds):
-            feed.feed.restart()
+            if feed.feed.durable is not None:
+                feed.feed.restart()
 
     # -- API ---------------------------------------------------------------------------------
 
@@ -281,6 +337,23 @@ class GatewayBackend:
 
     def open_event_feed(self, listener: EventListener) -> GatewayFeed:
         return GatewayFeed(self, listener)
+
+    def join(self, feed: GatewayFeed, subjects: tuple[str, ...]) -> SharedFeed:
+        shared = self.shared.get(subjects)
+        if shared is None:
+            shared = self.shared[subjects] = SharedFeed(self, subjects)
+        shared.members.append(feed)
+        return shared
+
+    def leave(self, feed: GatewayFeed) -> None:
+        shared, feed.shared = feed.shared, None
+        if shared is None:
+            return
+        if feed in shared.members:
+            shared.members.remove(feed)
+        if not shared.members and self.shared.get(shared.subjects) is shared:
+            del self.shared[shared.subjects]
+            shared.close()
 
     def feed_for(self, listener: EventListener) -> GatewayFeed | None:
         """The feed opened for ``listener`` (a connection's bound ``on_event``)."""

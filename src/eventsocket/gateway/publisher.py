@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from eventsocket.gateway.store import STREAM, CallOwner, CallRegistry
+from eventsocket.gateway.store import CallOwner, CallRegistry
 
 __all__ = ["Outgoing", "Publisher"]
 
@@ -136,7 +136,7 @@ class Publisher:
                 future = await self.js.publish_async(
                     item.subject,
                     item.payload,
-                    headers={"Nats-Msg-Id": item.msg_id, "Nats-Expected-Stream": STREAM},
+                    headers={"Nats-Msg-Id": item.msg_id},  # every delivery carries it: one header only
                 )
                 futures.append(future)
                 sent.append(item)

@@ -84,19 +84,32 @@ class Gateway:
 
     async def start(self) -> None:
         config = self.config
-        self.nc = nc = await nats.connect(
-            servers=config.nats_urls,
-            name=f"eventsocket-gateway-{config.name}",
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,
-            allow_reconnect=True,
-            connect_timeout=5,
-            reconnected_cb=self._nats_reconnected,
-            disconnected_cb=self._nats_disconnected,
-            error_cb=self._nats_error,
-        )
-        js = nc.jetstream()
-        kv = await ensure_store(js, config.store)
+        delay = 0.5
+        while True:  # NATS may come up after the gateway (a supervisor starts both)
+            try:
+                self.nc = nc = await nats.connect(
+                    servers=config.nats_urls,
+                    name=f"eventsocket-gateway-{config.name}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.25,
+                    allow_reconnect=True,
+                    connect_timeout=5,
+                    reconnected_cb=self._nats_reconnected,
+                    disconnected_cb=self._nats_disconnected,
+                    error_cb=self._nats_error,
+                )
+                js = nc.jetstream()
+                kv = await ensure_store(js, config.store)
+                break
+            except Exception as exc:
+                log.warning("NATS %s: %s; retrying in %.1fs", ", ".join(config.nats_urls), exc or
+                            type(exc).__name__, delay)
+                if self.nc is not None:
+                    with contextlib.suppress(Exception):
+                        await self.nc.close()
+                    self.nc = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
         self.registry = registry = CallRegistry(kv)
         self.publisher = publisher = Publisher(js, registry)
         publisher.start()

@@ -240,8 +240,12 @@ class UpstreamNode:
         item = Outgoing(event_subject(self.name, name, event.subclass), message_id(core, sequence),
                         event.payload)
         if name == "CHANNEL_CREATE":
-            item.created = event.get("Unique-ID")
+            item.created = uuid = event.get("Unique-ID")
             item.owner = CallOwner(self.name, core)
+            if uuid and self.registry is not None:
+                # known to this gateway at once: a client told of the call by an api reply
+                # (originate) may address it before the event has gone through the stream
+                self.registry.mirror[uuid] = self.name
         elif name == "CHANNEL_DESTROY":
             item.destroyed = event.get("Unique-ID")
         self.events += 1

@@ -20,8 +20,11 @@ from eventsocket.server.settings import EventSocketSettings
 log = logging.getLogger("eventsocket.server")
 
 
+BIND_RETRY_LOG_INTERVAL = 10.0
+
+
 class BindError(OSError):
-    """The listen address could not be bound and stop-on-bind-error is set."""
+    """The listen address could not be bound (and no retry was asked for)."""
 
 
 def make_listen_socket(host: str, port: int, backlog: int) -> socket.socket:
@@ -90,25 +93,36 @@ class EventSocketServer:
             return self.settings.listen_port
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def start(self) -> None:
-        """Bind and listen; retries every 100 ms unless stop-on-bind-error is set, as FreeSWITCH does."""
+    async def start(self, *, retry: bool | None = None) -> None:
+        """Bind and listen.
+
+        When the address cannot be bound, raise :class:`BindError`, or with ``retry`` (by
+        default the ``retry-on-bind-error`` setting, unless ``stop-on-bind-error`` is set)
+        try again every 100 ms as FreeSWITCH does, logging once every 10 s.
+        """
         settings = self.settings
+        if retry is None:
+            retry = settings.retry_on_bind_error and not settings.stop_on_bind_error
         loop = asyncio.get_running_loop()
+        last_logged = -BIND_RETRY_LOG_INTERVAL
         while True:
             try:
                 sock = make_listen_socket(settings.listen_ip, settings.listen_port, settings.backlog)
                 break
             except OSError as exc:
-                if settings.stop_on_bind_error:
+                if not retry:
                     raise BindError(
-                        exc.errno, f"cannot bind {settings.listen_ip}:{settings.listen_port}: {exc.strerror}"
+                        exc.errno,
+                        f"cannot listen on {settings.listen_ip} port {settings.listen_port}: {exc.strerror}",
                     ) from exc
-                log.error(
-                    "Socket Error! Could not listen on %s:%s (%s); retrying",
-                    settings.listen_ip,
-                    settings.listen_port,
-                    exc.strerror,
-                )
+                if loop.time() - last_logged >= BIND_RETRY_LOG_INTERVAL:
+                    last_logged = loop.time()
+                    log.error(
+                        "Socket Error! Could not listen on %s:%s (%s); retrying",
+                        settings.listen_ip,
+                        settings.listen_port,
+                        exc.strerror,
+                    )
                 await asyncio.sleep(0.1)
         # the backlog again: asyncio and uvloop call listen() themselves, with 100 unless told
         self._server = await loop.create_server(lambda: Connection(self), sock=sock, backlog=settings.backlog)
@@ -148,7 +162,7 @@ class EventSocketServer:
         if action == "reload":
             if self.reload_settings is not None:
                 self.settings = self.reload_settings()
-            await self.start()
+            await self.start(retry=True)  # the old socket may linger a moment; FreeSWITCH retries too
             output = "+OK Reloading XML\n+OK module unloaded\n+OK module loaded\n"
         self._fire_job(job_uuid, action, "mod_event_socket", None, output)
 

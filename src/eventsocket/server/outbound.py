@@ -17,11 +17,10 @@ from typing import cast
 from eventsocket.server.backend import ControlledCall
 from eventsocket.server.connection import Connection, ServerContext
 
-__all__ = ["CONNECT_TIMEOUT", "OutboundConnection", "connect_outbound"]
+__all__ = ["OutboundConnection", "connect_outbound"]
 
 log = logging.getLogger("eventsocket.outbound")
 
-CONNECT_TIMEOUT = 5.0
 
 
 class OutboundConnection(Connection):
@@ -92,7 +91,7 @@ async def connect_outbound(
     try:
         _transport, protocol = await asyncio.wait_for(
             loop.create_connection(lambda: OutboundConnection(server, call, async_mode, full), host, port),
-            CONNECT_TIMEOUT,
+            server.settings.outbound_connect_timeout,
         )
     except (TimeoutError, OSError, ValueError) as exc:
         log.info("socket %s:%s failed: %s", host, port, exc)

@@ -56,6 +56,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _switch_true(text: str) -> bool:
+    return switch_true(text)
+
+
 # The project's own params, read from the same <settings> block: name -> (field, parser).
 _EXTRA_PARAMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "heartbeat-interval": ("heartbeat_interval", _positive_float),
@@ -66,6 +70,8 @@ _EXTRA_PARAMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "reply-event-hold": ("reply_event_hold", _positive_float),
     "first-packet-timeout": ("first_packet_timeout", _positive_float),
     "backlog": ("backlog", _positive_int),
+    "outbound-connect-timeout": ("outbound_connect_timeout", _positive_float),
+    "retry-on-bind-error": ("retry_on_bind_error", _switch_true),
 }
 
 
@@ -92,6 +98,11 @@ class EventSocketSettings:
       closed, so one stuck reader cannot hold memory forever.
     * ``first_packet_timeout``: seconds a new client has to send its first command.
     * ``backlog``: the ``listen()`` backlog (FreeSWITCH uses 5, too small for a burst of clients).
+    * ``retry_on_bind_error``: when the address is taken, retry every 100 ms as FreeSWITCH does
+      (unless ``stop-on-bind-error`` is set); off by default, so ``eventsocket serve`` on a port
+      in use says so and exits.
+    * ``outbound_connect_timeout``: seconds the ``socket`` application waits for a host to accept
+      before it tries the next one (FreeSWITCH blocks for the system's TCP timeout).
     * ``reply_event_hold``: seconds queued events wait after a reply, so that a command sent
       straight after a reply is answered first, as with FreeSWITCH's polling connection loop.
     """
@@ -111,6 +122,8 @@ class EventSocketSettings:
     first_packet_timeout: float = 25.0
     backlog: int = 1024
     reply_event_hold: float = 0.005
+    outbound_connect_timeout: float = 5.0
+    retry_on_bind_error: bool = False
 
     def __post_init__(self) -> None:
         # mod_event_socket's config() ends with "if (prefs.nat_map) prefs.nat_map = 0;".

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from eventsocket.protocol.compat import atoi, switch_true
@@ -35,6 +37,15 @@ class OriginateFailure(Exception):
         self.cause = cause
 
 
+@dataclass(slots=True)
+class Redirect:
+    """What a leg like ``user/1000`` stands for: the legs of the user's dial-string, and what to
+    do to the one that answers (give it the user's variables)."""
+
+    legs: list[tuple[Leg, dict[str, str]]]
+    on_answer: Callable[[Session], None]
+
+
 class Endpoint(SessionEndpoint, Protocol):
     """An endpoint module as the call layer uses it (``eventsocket.switch.endpoints`` has them).
 
@@ -50,6 +61,12 @@ class Endpoint(SessionEndpoint, Protocol):
         self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
     ) -> Session:
         """A new outbound leg (not started) towards ``leg``; raises :class:`OriginateFailure`."""
+        ...
+
+    def redirect(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Redirect | None:
+        """The legs to dial in place of ``leg``, or None; raises :class:`OriginateFailure`."""
         ...
 
 
@@ -254,20 +271,35 @@ class CallManager:
     ) -> Session:
         legs: list[Session] = []
         leg_deadlines: dict[str, float] = {}
+        answer_hooks: dict[str, Callable[[Session], None]] = {}
         clock = self.core.clock
         failure = "NORMAL_CLEARING"
+        planned: list[tuple[Leg, dict[str, str], Callable[[Session], None] | None]] = []
         for leg in group:
+            leg_vars = dict(variables)
+            leg_vars.update(leg.variables)
+            endpoint = self.endpoints.get(leg.endpoint)
+            try:
+                redirect = endpoint.redirect(self, leg, leg_vars, caller) if endpoint is not None else None
+            except OriginateFailure as exc:
+                failure = exc.cause
+                continue
+            if redirect is None:
+                planned.append((leg, leg_vars, None))
+            else:
+                planned.extend((sub, sub_vars, redirect.on_answer) for sub, sub_vars in redirect.legs)
+        for leg, leg_vars, on_answer in planned:
             endpoint = self.endpoints.get(leg.endpoint)
             if endpoint is None:
                 failure = "CHAN_NOT_IMPLEMENTED"
                 continue
-            leg_vars = dict(variables)
-            leg_vars.update(leg.variables)
             try:
                 session = endpoint.create(self, leg, leg_vars, caller)
             except OriginateFailure as exc:
                 failure = exc.cause
                 continue
+            if on_answer is not None:
+                answer_hooks[session.uuid] = on_answer
             session.awaiting_originate = True
             legs.append(session)
             session.fire(
@@ -319,6 +351,8 @@ class CallManager:
                 break
             pending = [leg_deadlines[s.uuid] - now for s in alive if s.uuid in leg_deadlines]
             wait_for = min([remaining, *[max(0.0, p) for p in pending]])
+            for session in alive:  # already seen above: wait for the next change, not this one
+                session.media_event.clear()
             waiters = [asyncio.ensure_future(s.media_event.wait()) for s in alive]
             waiters += [asyncio.ensure_future(s.hungup.wait()) for s in alive]
             if caller is not None:
@@ -348,6 +382,9 @@ class CallManager:
             if session is not winner and session.ready:
                 session.hangup("LOSE_RACE")
         winner.awaiting_originate = False
+        hook = answer_hooks.get(winner.uuid)
+        if hook is not None:
+            hook(winner)
         if caller is not None:
             # switch_channel_pass_callee_id: the caller learns whom it reached
             peer_profile, caller_profile = winner.channel.profile, caller.channel.profile

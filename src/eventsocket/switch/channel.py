@@ -118,6 +118,52 @@ _PROFILE_TIMES = (
 )
 
 
+_TEXT_FIELDS = frozenset(
+    {
+        "dialplan",
+        "username",
+        "caller_id_name",
+        "caller_id_number",
+        "orig_caller_id_name",
+        "orig_caller_id_number",
+        "callee_id_name",
+        "callee_id_number",
+        "ani",
+        "aniii",
+        "network_addr",
+        "rdnis",
+        "destination_number",
+        "uuid",
+        "source",
+        "transfer_source",
+        "context",
+        "chan_name",
+        "profile_index",
+    }
+)
+_TIME_FIELDS = {
+    "profile_created_time": "profile_created",
+    "created_time": "created",
+    "answered_time": "answered",
+    "progress_time": "progress",
+    "progress_media_time": "progress_media",
+    "hungup_time": "hungup",
+    "transferred_time": "transferred",
+}
+_NUMPLAN_FIELDS = frozenset(
+    {
+        "caller_ton",
+        "caller_numplan",
+        "destination_number_ton",
+        "destination_number_numplan",
+        "ani_ton",
+        "ani_numplan",
+        "rdnis_ton",
+        "rdnis_numplan",
+    }
+)
+
+
 @dataclass(slots=True)
 class CallerProfile:
     """``switch_caller_profile_t``: who called whom, where the call is routed, and when things happened."""
@@ -173,6 +219,22 @@ class CallerProfile:
         yield f"{prefix}-Privacy-Hide-Name", "false"
         yield f"{prefix}-Privacy-Hide-Number", "false"
 
+    def field(self, name: str) -> str | None:
+        """``switch_caller_get_field_by_name``: a profile field by its variable name (any case)."""
+        key = name.lower()
+        if key in _TEXT_FIELDS:
+            value = getattr(self, key)
+            return value if value else None
+        if key in _TIME_FIELDS:
+            return str(getattr(self, _TIME_FIELDS[key]))
+        if key == "screen_bit":
+            return "true"
+        if key in ("privacy_hide_name", "privacy_hide_number"):
+            return "false"
+        if key in _NUMPLAN_FIELDS:
+            return "0"
+        return None
+
     def fields(self) -> dict[str, str]:
         """The text fields by name, for dialplan conditions."""
         return {
@@ -224,7 +286,25 @@ class Channel:
             self.variables[name] = value
 
     def get_variable(self, name: str) -> str | None:
-        return self.variables.get(name)
+        """A channel variable or, failing that, a caller-profile field (``switch_channel_get_variable``).
+
+        ``destination_number``, ``caller_id_number``, ``context``... read the caller profile;
+        an ``aleg_``/``bleg_`` prefix reads the originator's/originatee's profile.
+        """
+        value = self.variables.get(name)
+        if value is not None:
+            return value
+        profile: CallerProfile | None = self.profile
+        field_name = name
+        if name.startswith("aleg_"):
+            profile = self.other_profile if self.other_type == "originator" else None
+            field_name = name[5:]
+        elif name.startswith("bleg_"):
+            profile = self.other_profile if self.other_type == "originatee" else None
+            field_name = name[5:]
+        if profile is None:
+            return None
+        return profile.field(field_name)
 
     # -- presentation -------------------------------------------------------------------------
 

@@ -48,12 +48,23 @@ class ApiError(Exception):
 
 @dataclass(slots=True)
 class ApiCall:
-    """One execution of an API command."""
+    """One execution of an API command.
+
+    ``args`` is text as the whole project carries it: bytes that are not UTF-8 arrive as lone
+    surrogates (``surrogateescape``), so no byte a client sent is lost or altered. A command
+    that needs the argument's bytes (a hash, a length on the wire) takes :attr:`data`, never
+    ``args.encode()``, which fails on those surrogates.
+    """
 
     core: SwitchCore
     command: str
     args: str
     session_uuid: str | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The argument's bytes exactly as the client sent them (FreeSWITCH's ``char *cmd``)."""
+        return self.args.encode("utf-8", "surrogateescape")
 
 
 ApiResult = str | Awaitable[str]
@@ -268,7 +279,7 @@ class SwitchCore:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await self.clock.sleep(self.heartbeat_interval)
+            await self.clock.sleep_periodic(self.heartbeat_interval)
             self.bus.fire(self.heartbeat_event())
             self.bus.fire(
                 self.bus.create(

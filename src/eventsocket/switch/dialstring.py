@@ -32,9 +32,13 @@ class DialString:
 
 
 def parse_variables(text: str) -> dict[str, str]:
-    """``a=1,b='x,y',c=z\\,w`` -> {a: 1, b: "x,y", c: "z,w"}."""
+    """``a=1,b='x,y',c=z\\,w`` -> {a: 1, b: "x,y", c: "z,w"}; ``^^:a=1:b=x,y`` picks ``:`` as the
+    separator (``switch_event_create_brackets``)."""
     out: dict[str, str] = {}
-    for item in split_top(text, ","):
+    separator = ","
+    if text.startswith("^^") and len(text) > 2:
+        separator, text = text[2], text[3:]
+    for item in split_top(text, separator):
         name, eq, value = item.partition("=")
         name = name.strip()
         if not name or not eq:

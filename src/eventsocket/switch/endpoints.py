@@ -10,7 +10,9 @@
   the ring time), ``sim_hangup_ms`` (far end hangs up that long after answer),
   ``sim_hangup_cause``, ``sim_dtmf`` (digits the far end presses after answer, one every
   ``sim_dtmf_interval_ms``, starting ``sim_dtmf_delay_ms`` after answer). The
-  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands.
+  destinations ``busy``, ``noanswer``, ``reject`` and ``fail`` are shorthands. A misspelled
+  ``sim_*`` name or value fails the leg (INVALID_GATEWAY) with an error log line saying
+  what is wrong, rather than being ignored.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventsocket.protocol.compat import atoi, switch_true
-from eventsocket.switch.calls import OriginateFailure
+from eventsocket.switch.calls import OriginateFailure, Redirect
 from eventsocket.switch.causes import cause_from_text, cause_lookup
 from eventsocket.switch.channel import Codec
+from eventsocket.switch.dialstring import Leg, parse_dial_string
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
-    from eventsocket.switch.dialstring import Leg
     from eventsocket.switch.session import Session
 
 
@@ -41,6 +43,12 @@ class Endpoint:
         return manager.new_outbound(
             self, f"{self.name}/{leg.destination}", leg.destination, variables, caller
         )
+
+    def redirect(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Redirect | None:
+        """The legs dialed in place of ``leg`` (``user/``), or None to :meth:`create` it."""
+        return None
 
     async def on_init(self, session: Session) -> None:
         """CS_INIT, before CHANNEL_CREATE: what the endpoint does first."""
@@ -149,8 +157,53 @@ class LoopbackEndpoint(Endpoint):
             peer.queue_dtmf(f"{digit}@{duration // 8}", source="APP")
 
 
+SIM_MS_VARIABLES = ("sim_ring_ms", "sim_early_media_ms", "sim_hangup_ms", "sim_dtmf_delay_ms",
+                    "sim_dtmf_interval_ms")
+SIM_VARIABLES = (*SIM_MS_VARIABLES, "sim_answer", "sim_fail_cause", "sim_hangup_cause", "sim_dtmf",
+                 "sim_dtmf_received")
+
+
+def sim_variables_error(variables: dict[str, str]) -> str | None:
+    """What is wrong with the ``sim_*`` variables of a leg, or None.
+
+    The sim endpoint exists for tests; a value it would silently read as 0 or a name it
+    would never read makes a test pass for the wrong reason, so both are errors.
+    """
+    for name, value in variables.items():
+        if not name.startswith("sim_"):
+            continue
+        text = value.strip()
+        if name in SIM_MS_VARIABLES:
+            if not text.isdigit():
+                return f"{name}={value!r} is not a number of milliseconds"
+        elif name == "sim_answer":
+            if text.lower() not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                return f"{name}={value!r} is not true or false"
+        elif name in ("sim_fail_cause", "sim_hangup_cause"):
+            if cause_lookup(text) is None:
+                return f"{name}={value!r} is not a hangup cause (such as USER_BUSY)"
+        elif name == "sim_dtmf_received":
+            continue  # written by the endpoint: the digits the simulated phone heard
+        elif name == "sim_dtmf":
+            bad = [ch for ch in text if ch not in "0123456789*#ABCDabcdwW"]
+            if bad:
+                return f"{name}={value!r} has characters that are not DTMF digits: {''.join(bad)!r}"
+        else:
+            return f"unknown sim variable {name}; the sim endpoint reads {', '.join(SIM_VARIABLES)}"
+    return None
+
+
 class SimEndpoint(Endpoint):
     name = "sim"
+
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        error = sim_variables_error(variables)
+        if error is not None:
+            manager.core.log(3, f"sim/{leg.destination}: {error}", file="endpoints.py", function="sim_create")
+            raise OriginateFailure("INVALID_GATEWAY")
+        return super().create(manager, leg, variables, caller)
 
     async def on_consume_media(self, session: Session) -> None:
         if not session.far_end_started:
@@ -167,7 +220,7 @@ class SimEndpoint(Endpoint):
         dest = session.channel.profile.destination_number.lower()
         ring = atoi(get("sim_ring_ms") or "0") / 1000.0
         early = get("sim_early_media_ms")
-        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "0")
+        answer = (get("sim_answer") or "true").lower() not in ("false", "no", "off", "0")
         fail = get("sim_fail_cause")
         if dest == "busy":
             fail = fail or "USER_BUSY"
@@ -220,4 +273,96 @@ class SimEndpoint(Endpoint):
             session.hangup(cause_from_text(get("sim_hangup_cause") or "NORMAL_CLEARING"))
 
 
-ENDPOINTS: tuple[type[Endpoint], ...] = (NullEndpoint, ErrorEndpoint, LoopbackEndpoint, SimEndpoint)
+class UserEndpoint(Endpoint):
+    """mod_dptools' ``user/<id>[@<domain>]``: the directory user's dial-string, dialed in its place.
+
+    The domain defaults to the ``domain`` global. An unknown user fails with
+    SUBSCRIBER_ABSENT, a user without a dial-string with MANDATORY_IE_MISSING, a dial-string
+    that dials the user again with INVALID_IE_CONTENTS. ``dial-var-*`` params become
+    variables of the new leg, as do ``dialed_user``, ``dialed_domain`` and ``presence_id``;
+    once the leg answers it gets the user's variables (domain, group and user merged) and,
+    if it then has ``user_context``, that context.
+    """
+
+    name = "user"
+    module = "mod_dptools"
+
+    def create(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Session:
+        raise OriginateFailure("CHAN_NOT_IMPLEMENTED")  # always redirected, never a channel
+
+    def redirect(
+        self, manager: CallManager, leg: Leg, variables: dict[str, str], caller: Session | None
+    ) -> Redirect:
+        core = manager.core
+        user, _, domain = leg.destination.partition("@")
+        domain = domain or core.global_vars.get("domain", "")
+        if not user or not domain:
+            raise OriginateFailure("DESTINATION_OUT_OF_ORDER")
+        found = core.conf.find_user(user, domain) if core.conf is not None else None
+        if found is None:
+            core.log(
+                4,
+                f"Can't find user [{user}@{domain}]",
+                file="mod_dptools.c",
+                function="user_outgoing_channel",
+                line=4380,
+                session_uuid=caller.uuid if caller is not None else "",
+            )
+            raise OriginateFailure("SUBSCRIBER_ABSENT")
+        dest = found.param("dial-string")
+        dialed_user = found.id
+        leg_vars = dict(variables)
+        for name, value in found.params.items():
+            if name.startswith("dial-var-"):
+                leg_vars[name[9:]] = value
+        leg_vars["dialed_user"] = dialed_user
+        leg_vars["dialed_domain"] = domain
+        if dest and "presence_id=" not in dest:
+            leg_vars["presence_id"] = f"{dialed_user}@{domain}"
+        if not dest:
+            core.log(
+                3,
+                "No dial-string available, please check your user directory.",
+                file="mod_dptools.c",
+                function="user_outgoing_channel",
+                line=4415,
+                session_uuid=caller.uuid if caller is not None else "",
+            )
+            raise OriginateFailure("MANDATORY_IE_MISSING")
+        if caller is not None:
+            caller.set_variable("dialed_user", dialed_user)
+            caller.set_variable("dialed_domain", domain)
+            target = caller.expand(dest)
+        else:
+            target = core.expand(dest, {**variables, "dialed_user": dialed_user, "dialed_domain": domain})
+        if f"user/{dialed_user}".lower() in target.lower():
+            raise OriginateFailure("INVALID_IE_CONTENTS")  # it would dial itself forever
+        parsed = parse_dial_string(target)
+        if not parsed.groups:
+            raise OriginateFailure("DESTINATION_OUT_OF_ORDER")
+        legs: list[tuple[Leg, dict[str, str]]] = []
+        for sub in parsed.groups[0]:
+            sub_vars = dict(leg_vars)
+            sub_vars.update(parsed.variables)
+            sub_vars.update(sub.variables)
+            legs.append((sub, sub_vars))
+
+        def on_answer(session: Session) -> None:
+            context = session.get_variable("user_context")
+            if context:
+                session.channel.profile.context = context
+            for name, value in found.variables.items():
+                session.set_variable(name, value)
+
+        return Redirect(legs, on_answer)
+
+
+ENDPOINTS: tuple[type[Endpoint], ...] = (
+    NullEndpoint,
+    ErrorEndpoint,
+    LoopbackEndpoint,
+    SimEndpoint,
+    UserEndpoint,
+)

@@ -24,6 +24,7 @@ import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from eventsocket.protocol.compat import atof, atoi
 
@@ -390,7 +391,7 @@ def wav_duration(path: str | Path) -> float:
     p = Path(path)
     try:
         size = p.stat().st_size
-    except OSError:
+    except (OSError, ValueError):
         raise _not_found(str(p)) from None
     try:
         with wave.open(str(p), "rb") as w:
@@ -464,9 +465,21 @@ def resolve_sound(name: str, *, sounds_dir: Path | None = None, rate: int = DEFA
         candidates.append(Path(sounds_dir) / str(rate) / p)
     candidates.append(base)
     for candidate in candidates:
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     raise _not_found(str(base))
+
+
+def _is_file(path: Path) -> bool:
+    """``Path.is_file``, but a name the system refuses (too long, a NUL byte) is just not there.
+
+    A file name comes from a client's bytes; FreeSWITCH's ``stat`` fails on such a name and
+    the file is "not found", where Python raises.
+    """
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------- playback
@@ -535,6 +548,22 @@ def playback_duration(spec: str, *, sounds_dir: Path | None = None, rate: int = 
 # --------------------------------------------------------------------------- writing
 
 
+def _create(path: str | Path) -> BinaryIO:
+    """Open ``path`` for writing, creating its directories, as FreeSWITCH's ``record`` does.
+
+    Every failure is an :class:`OSError`, including a name the system cannot take (a NUL byte
+    from a client's argument, which Python reports as ValueError), so callers handle one kind.
+    The file is opened before ``wave`` sees it: ``wave.open`` on a name it cannot open leaves
+    a half-built writer that complains when collected.
+    """
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return open(p, "wb")
+    except ValueError as exc:
+        raise OSError(errno.EINVAL, str(exc), str(path)) from None
+
+
 def write_wav(path: str | Path, frames: bytes, rate: int = DEFAULT_RATE, channels: int = 1) -> None:
     """Write ``frames`` (16-bit little-endian PCM, interleaved) as a WAV file.
 
@@ -544,9 +573,7 @@ def write_wav(path: str | Path, frames: bytes, rate: int = DEFAULT_RATE, channel
         raise ValueError(f"bad WAV format: rate={rate} channels={channels}")
     if len(frames) % (2 * channels):
         raise ValueError(f"{len(frames)} bytes is not a whole number of {channels}-channel 16-bit frames")
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(p), "wb") as w:
+    with _create(path) as f, wave.open(f, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
@@ -565,11 +592,9 @@ def write_silence_wav(path: str | Path, seconds: float, rate: int = DEFAULT_RATE
     if rate <= 0 or channels <= 0:
         raise ValueError(f"bad WAV format: rate={rate} channels={channels}")
     nframes = round(seconds * rate)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     frame_bytes = 2 * channels
     block = bytes(frame_bytes * rate)
-    with wave.open(str(p), "wb") as w:
+    with _create(path) as f, wave.open(f, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)

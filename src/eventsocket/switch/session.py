@@ -26,6 +26,7 @@ from eventsocket.protocol.events import Event, HeaderValue
 from eventsocket.protocol.message import Request
 from eventsocket.switch.causes import cause_from_text, cause_number
 from eventsocket.switch.channel import CALL_STATES, CS, Channel
+from eventsocket.switch.expand import expand as expand_text
 
 if TYPE_CHECKING:
     from eventsocket.switch.core import SwitchCore
@@ -177,10 +178,15 @@ class Session:
         self.channel.set_variable(name, value)
 
     def get_variable(self, name: str) -> str | None:
-        return self.channel.get_variable(name)
+        """A channel variable, a caller-profile field, or a global variable, as FreeSWITCH looks."""
+        value = self.channel.get_variable(name)
+        return value if value is not None else self.core.global_vars.get(name)
 
     def expand(self, text: str) -> str:
-        return self.core.expand(text, self.channel.variables)
+        """``switch_channel_expand_variables``: ``${name}`` reads what :meth:`get_variable` reads."""
+        if "$" not in text:
+            return text
+        return expand_text(text, self.channel.get_variable, self.core.global_vars.get, self.core.run_api_sync)
 
     # -- states ---------------------------------------------------------------------------------
 
@@ -658,6 +664,22 @@ class Session:
         self.locks = max(0, self.locks - 1)
         if not self.locks:
             self._unlocked.set()
+
+    def kill(self, cause: str) -> None:
+        """``uuid_kill``/``hupall``: end the channel whatever state it is in.
+
+        A channel that is up hangs up. One that has already hung up but is held (a
+        controlling socket lingers, or never let go) is released, so it is destroyed
+        now instead of whenever, if ever, the socket goes (better than FreeSWITCH, which
+        waits for the socket).
+        """
+        if self.ready:
+            self.hangup(cause)
+            return
+        if self.locks:
+            self.locks = 0
+            self._unlocked.set()
+        self.signal()
 
     # -- the state machine ----------------------------------------------------------------------
 

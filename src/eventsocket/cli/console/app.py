@@ -29,7 +29,7 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import Output
 
 from eventsocket import __version__
-from eventsocket.cli.console.commands import Dispatcher, Outcome, set_debug_level
+from eventsocket.cli.console.commands import Dispatcher, Outcome, api_output, set_debug_level
 from eventsocket.cli.console.completion import ConsoleCompleter
 from eventsocket.cli.console.link import ConnectFailure, Link, LinkState, Target
 from eventsocket.cli.console.options import Settings
@@ -46,11 +46,9 @@ from eventsocket.client import (
     ConnectionLostError,
     ESLError,
     InboundConnection,
-    InvalidArgumentError,
     ReconnectPolicy,
     RequestTimeoutError,
 )
-from eventsocket.client.results import ApiResponse
 
 __all__ = ["EXIT_CONNECT_FAILED", "EXIT_TIMEOUT", "Console", "Screen", "run"]
 
@@ -174,6 +172,7 @@ class Console:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pumps: list[asyncio.Task[None]] = []
         self.sigint_handler: Callable[[], None] | None = None
+        self._fnkey_states = [False] * 12  # which toggle keys ran their first command last
 
     def arm_sigint(self) -> None:
         """(Re)install the Control-C handler used while a command runs: the prompt installs
@@ -279,22 +278,13 @@ class Console:
             conn = self.link.conn
             assert conn is not None
             try:
-                reply = await conn.send("api " + command, {"console_execute": "true"},
-                                        timeout=self.settings.timeout)
+                out(await api_output(conn, command, self.settings.timeout))
             except RequestTimeoutError:
                 out("Request timed out.\n")
                 return EXIT_TIMEOUT
-            except InvalidArgumentError as exc:
-                out(f"-ERR {exc}\n")
-                continue
             except ConnectionLostError as exc:
                 self._error(f"Error: {exc}")
                 return EXIT_CONNECT_FAILED
-            if isinstance(reply, ApiResponse):
-                if reply.body:
-                    out(reply.body + "\n")
-            elif reply.text.lower().startswith("-err"):
-                out(f"Error: {reply.text[4:]}!\n")
         return EXIT_OK
 
     async def _start(self) -> None:
@@ -489,7 +479,6 @@ class Console:
             self._stop(EXIT_OK)
 
     async def _interactive(self) -> int:
-        self._fnkey_states = [False] * 12
         profile = self.settings.profile
         self.session = PromptSession(
             history=self._history(),

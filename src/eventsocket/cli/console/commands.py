@@ -60,6 +60,22 @@ def set_debug_level(level: int) -> None:
         logging.getLogger(name).setLevel(py)
 
 
+async def api_output(conn: InboundConnection, command: str, timeout: float | None) -> str:
+    """Run one API command as fs_cli does (``api <command>`` with ``console_execute: true``)
+    and return what fs_cli prints for it: the output and a newline, or ``Error: ...!`` when
+    the server refused the command itself. Raises ``RequestTimeoutError`` and
+    ``ConnectionLostError``; a command that cannot be sent (CR or LF in it) is an ``-ERR``."""
+    try:
+        reply = await conn.send("api " + command, {"console_execute": "true"}, timeout=timeout)
+    except InvalidArgumentError as exc:
+        return f"-ERR {exc}\n"
+    if isinstance(reply, ApiResponse):
+        return reply.body + "\n" if reply.body else ""
+    if reply.text.lower().startswith("-err"):
+        return f"Error: {reply.text[4:]}!\n"
+    return ""
+
+
 class Dispatcher:
     """Runs lines one at a time (fs_cli holds a mutex for the same reason: replies must not
     interleave on the screen)."""
@@ -82,7 +98,8 @@ class Dispatcher:
 
     def output(self, text: str) -> None:
         """fs_cli's ``output_printf``: in the profile's output colour."""
-        self._write(self.output_color + text if self.output_color else text)
+        if text:
+            self._write(self.output_color + text if self.output_color else text)
 
     async def run(self, line: str) -> Outcome:
         async with self._lock:
@@ -94,29 +111,26 @@ class Dispatcher:
             return Outcome.CONTINUE
         if cmd.startswith("/") or cmd[:3].lower() == "...":
             return await self._slash(cmd[1:] if cmd.startswith("/") else cmd)
-        conn = self._connection()
+        conn = self._connected()
         if conn is None:
-            self._write("-ERR not connected\n")
             return Outcome.CONTINUE
+        if cmd.lower().startswith("console loglevel "):
+            self._write(await self.state_command(conn, "log " + cmd[17:].strip()) + "\n")
         try:
-            if cmd.lower().startswith("console loglevel "):
-                self._write(await self.state_command(conn, "log " + cmd[17:].strip()) + "\n")
-            reply = await conn.send("api " + cmd, {"console_execute": "true"}, timeout=self.timeout)
+            self.output(await api_output(conn, cmd, self.timeout))
         except RequestTimeoutError:
             self._write("Request timed out.\n")
-            return Outcome.CONTINUE
-        except InvalidArgumentError as exc:
-            self._write(f"-ERR {exc}\n")
-            return Outcome.CONTINUE
         except ConnectionLostError:
             self.output("Socket interrupted, bye!\n")
             return Outcome.LOST
-        if isinstance(reply, ApiResponse):
-            if reply.body:
-                self.output(reply.body + "\n")
-        elif reply.text.lower().startswith("-err"):
-            self.output(f"Error: {reply.text[4:]}!\n")
         return Outcome.CONTINUE
+
+    def _connected(self) -> InboundConnection | None:
+        """The current connection, or None after saying that there is none (reconnecting)."""
+        conn = self._connection()
+        if conn is None:
+            self._write("-ERR not connected\n")
+        return conn
 
     async def _slash(self, cmd: str) -> Outcome:
         word, _, rest = cmd.partition(" ")
@@ -134,15 +148,9 @@ class Dispatcher:
             self.uuid_filter = rest or None
             self.output(f"UUID filtering {'enabled' if self.uuid_filter else 'disabled'}\n")
         elif low in STATE_COMMANDS:
-            conn = self._connection()
-            if conn is None:
-                self._write("-ERR not connected\n")
-            else:
-                try:
-                    self._write(await self.state_command(conn, f"{low} {rest}".strip()) + "\n")
-                except ConnectionLostError:
-                    self.output("Socket interrupted, bye!\n")
-                    return Outcome.LOST
+            conn = self._connected()
+            if conn is not None:
+                self._write(await self.state_command(conn, f"{low} {rest}".strip()) + "\n")
         elif low == "debug":
             text = rest or "0"
             level = int(text) if text.lstrip("-").isdigit() else 0
@@ -165,12 +173,11 @@ class Dispatcher:
         return Outcome.CONTINUE
 
     async def _bgapi(self, command: str) -> Outcome:
-        conn = self._connection()
         if not command:
             self.output("usage: /bgapi <command> [<args>]\n")
             return Outcome.CONTINUE
+        conn = self._connected()
         if conn is None:
-            self._write("-ERR not connected\n")
             return Outcome.CONTINUE
         try:
             job = await conn.bgapi(command, timeout=self.timeout)
@@ -212,6 +219,8 @@ class Dispatcher:
             return f"-ERR {exc}"
         except RequestTimeoutError:
             return "Request timed out."
+        except ESLError as exc:  # the connection went away: the watcher reports and reconnects
+            return f"-ERR {exc}"
         if remember and reply.ok:
             self._remember(word, args)
         return reply.text

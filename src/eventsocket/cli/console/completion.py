@@ -7,6 +7,7 @@ that server has (a FreeSWITCH with mod_sofia offers ``sofia``; eventsocket does 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 
@@ -16,7 +17,7 @@ from prompt_toolkit.document import Document
 
 from eventsocket.client import ESLError, InboundConnection
 
-__all__ = ["SLASH_COMMANDS", "ConsoleCompleter", "parse_show_api", "parse_uuids"]
+__all__ = ["SLASH_COMMANDS", "ConsoleCompleter", "parse_console_complete", "parse_show_api", "parse_uuids"]
 
 SLASH_COMMANDS = (
     "/help", "/exit", "/quit", "/bye", "/event", "/noevents", "/nixevent", "/log", "/nolog",
@@ -58,6 +59,16 @@ def parse_uuids(body: str) -> list[str]:
         return []
     rows = data.get("rows") if isinstance(data, dict) else None
     return [str(r["uuid"]) for r in rows or [] if isinstance(r, dict) and r.get("uuid")]
+
+
+_MATCH = re.compile(r"\[ *([^\]\t]+)\]\t")
+
+
+def parse_console_complete(body: str) -> list[str]:
+    """The candidates of FreeSWITCH's ``console_complete`` API: each printed as
+    ``[%20s]\\t`` (four to a line), then a blank line and ``write=<len>:<text>``."""
+    head = body.split("\n\nwrite=", 1)[0]
+    return [m.strip() for m in _MATCH.findall(head) if m.strip()]
 
 
 def _first_words(syntax: str) -> list[str]:
@@ -147,11 +158,26 @@ class ConsoleCompleter(Completer):
         found = self._static(words, current)
         yield from self._matches(self._uuids if found is None else found, current)
 
+    async def server_complete(self, text: str) -> list[str]:
+        """Ask a FreeSWITCH (which has ``console_complete``: the completion its own console
+        and fs_cli use, with its tables of profiles, gateways...) for the word being typed."""
+        conn = self._connection()
+        if conn is None or "console_complete" not in self.api:
+            return []
+        try:
+            response = await conn.api("console_complete", text, timeout=5.0)  # keeps a trailing blank
+        except (ESLError, OSError):
+            return []
+        return parse_console_complete(response.body)
+
     async def get_completions_async(self, document: Document,
                                     complete_event: CompleteEvent) -> AsyncGenerator[Completion, None]:
         words, current = self._split(document)
         found = self._static(words, current)
         if found is None:
             found = await self.uuids()
+        elif words and not words[0].startswith("/"):
+            # a command's arguments: the server's own completion when it has one
+            found = await self.server_complete(document.text_before_cursor.lstrip(" ")) or found
         for completion in self._matches(found, current):
             yield completion

@@ -69,7 +69,7 @@ def uuid_kill(calls: CallManager, call: ApiCall) -> str:
     session = calls.get(args[0])
     if session is None:
         return NO_SUCH_CHANNEL
-    session.hangup(cause_from_text(args[1]) if len(args) > 1 else "NORMAL_CLEARING")
+    session.kill(cause_from_text(args[1]) if len(args) > 1 else "NORMAL_CLEARING")
     return "+OK\n"
 
 
@@ -358,11 +358,9 @@ def hupall(calls: CallManager, call: ApiCall) -> str:
     cause = "MANAGER_REQUEST" if cause_text.upper() in ("", "NONE", "0") else cause_from_text(cause_text)
     pairs = list(zip(args[1::2], args[2::2], strict=False))
     for session in list(calls.sessions.values()):
-        if not session.ready:
-            continue
         if pairs and not all(session.get_variable(name) == value for name, value in pairs):
             continue
-        session.hangup(cause)
+        session.kill(cause)  # a channel already hanging up but held is released too
     if pairs:
         name, value = pairs[0]
         more = "..." if len(pairs) > 1 else ""
@@ -602,6 +600,14 @@ def _detailed_calls_table(calls: CallManager, core: SwitchCore, args: list[str])
     return (*columns, *b_columns), out
 
 
+def sofia_contact(call: ApiCall) -> str:
+    """mod_sofia's contact lookup. No phone ever registers with this switch, so every user is
+    unreachable: ``error/user_not_registered``, which is what a FreeSWITCH without
+    registrations answers (a vanilla directory's dial-string then fails with
+    USER_NOT_REGISTERED)."""
+    return "error/user_not_registered"
+
+
 def register(core: SwitchCore, calls: CallManager) -> None:
     """Load the call-control commands into ``core``, bound to the call layer ``calls``."""
     add = core.register_api
@@ -656,6 +662,7 @@ def register(core: SwitchCore, calls: CallManager) -> None:
         "mod_commands",
         partial(uuid_send_dtmf, calls),
     )
+    add("sofia_contact", "Sofia Contacts", "[profile/]<user>@<domain>", "mod_sofia", sofia_contact)
     add(
         "uuid_recv_dtmf",
         "Receive dtmf digits",

@@ -207,7 +207,7 @@ def create_uuid(call: ApiCall) -> str:
 def md5(call: ApiCall) -> str:
     if not call.args:
         return "!err!"
-    return hashlib.md5(call.args.encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(call.data, usedforsecurity=False).hexdigest()
 
 
 def reloadxml(call: ApiCall) -> str:

@@ -22,6 +22,11 @@ SHOW_SYNTAX = (
 )
 
 
+def _json_text(text: str) -> str:
+    """``text`` as JSON can carry it: undecodable bytes become U+FFFD, as in events' JSON."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def format_table(
     columns: Sequence[str], rows: list[list[str]], fmt: str, delim: str = ",", count_only: bool = False
 ) -> str:
@@ -29,10 +34,14 @@ def format_table(
     if fmt == "json":
         if not rows:
             return '{"row_count": 0}\n'
-        items = [dict(zip(columns, row, strict=False)) for row in rows]
         if count_only:
             return orjson.dumps({"row_count": len(rows), "rows": []}).decode()
-        return orjson.dumps({"row_count": len(rows), "rows": items}).decode()
+        items = [dict(zip(columns, row, strict=False)) for row in rows]
+        try:
+            return orjson.dumps({"row_count": len(rows), "rows": items}).decode()
+        except TypeError:  # lone surrogates: bytes a client sent that were not UTF-8
+            items = [{_json_text(k): _json_text(v) for k, v in item.items()} for item in items]
+            return orjson.dumps({"row_count": len(rows), "rows": items}).decode()
     if fmt == "xml":
         if not rows:
             return '<result row_count="0"/>\n'

@@ -6,7 +6,8 @@ alone), every host fails as if unreachable and the dialplan goes on, as FreeSWIT
 does after ``Socket Error!``.
 
 After the socket closes, the channel hangs up, or with ``resume`` (or the channel
-variable ``socket_resume=true``) continues with the next application. FreeSWITCH
+variable ``socket_resume=true``) continues with the next application; a channel the
+application transferred (or parked) goes on where it was sent. FreeSWITCH
 documents this; its own code can leave a channel parked forever or stuck in CS_RESET
 (PROTOCOL.md §9), which is fixed here.
 """
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from eventsocket.protocol.compat import atoi, switch_true
+from eventsocket.switch.channel import CS
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
@@ -124,8 +126,15 @@ async def _run_async(session: Session, link: OutboundLink) -> None:
         "CHANNEL_PARK", calling_file="switch_ivr.c", calling_function="switch_ivr_park", calling_line=1005
     )
     try:
-        while session.ready and not link.closed.done():
-            await session.wait(None, breakable=False, stop_on_state=False, until=lambda: link.closed.done())
+        # as switch_ivr_park: a transfer (or anything that moves the channel out of
+        # CS_EXECUTE) ends the park, and the call goes on there while the socket stays
+        while session.ready and not link.closed.done() and session.channel.state == CS.CS_EXECUTE:
+            await session.wait(
+                None,
+                breakable=False,
+                stop_on_state=False,
+                until=lambda: link.closed.done() or session.channel.state != CS.CS_EXECUTE,
+            )
     finally:
         session.parked = False
         session.fire(
@@ -139,8 +148,8 @@ async def _run_async(session: Session, link: OutboundLink) -> None:
 
 
 def _after_socket(session: Session, link: OutboundLink) -> None:
-    if not session.ready:
-        return
+    if not session.ready or session.channel.state != CS.CS_EXECUTE:
+        return  # hung up, or transferred/parked by the application: the call goes on there
     resume = link.resume or switch_true(session.get_variable("socket_resume"))
     if not resume:
         session.hangup("NORMAL_CLEARING")
