@@ -486,10 +486,27 @@ async def test_uuid_send_dtmf_replies_as_mod_commands(calls: Calls) -> None:
 
 
 @virtual
-async def test_uuid_hold_unhold_toggle(calls: Calls) -> None:
+async def test_uuid_hold_on_a_null_channel(calls: Calls) -> None:
+    """switch_ivr_hold: CHANNEL_HOLD; a null channel's call state does not change, so it is never
+    HELD and ``off`` fails; an unknown uuid succeeds (FreeSWITCH does nothing and says so)."""
     assert await calls.api("uuid_hold", "") == "-USAGE: [off|toggle] <uuid> [<display>]\n"
-    assert await calls.api("uuid_hold", str(uuidlib.uuid4())) == "-ERR Operation failed\n"
+    assert await calls.api("uuid_hold", str(uuidlib.uuid4())) == "+OK Success\n"
+    assert await calls.api("uuid_hold", f"off {uuidlib.uuid4()}") == "+OK Success\n"
     uuid = await calls.originate("null/1000 &park")
+    await calls.fired(uuid, "CHANNEL_PARK")
+    assert await calls.api("uuid_hold", uuid) == "+OK Success\n"
+    hold = await calls.fired(uuid, "CHANNEL_HOLD")
+    assert hold["Channel-Call-State"] == "ACTIVE"
+    assert await calls.api("uuid_hold", f"off {uuid}") == "-ERR Operation failed\n"
+    assert await calls.api("uuid_hold", f"toggle {uuid}") == "+OK Success\n"
+    assert len(calls.of(uuid, "CHANNEL_HOLD")) == 2
+    assert not calls.of(uuid, "CHANNEL_UNHOLD")
+
+
+@virtual
+async def test_uuid_hold_unhold_toggle_on_a_phone(calls: Calls) -> None:
+    """A phone (``sim``) accepts the hold: HELD, then UNHELD, and ACTIVE at the next state."""
+    uuid = await calls.originate("sim/1000 &park")
     await calls.fired(uuid, "CHANNEL_PARK")
     assert await calls.api("uuid_hold", uuid) == "+OK Success\n"
     hold = await calls.fired(uuid, "CHANNEL_HOLD")
@@ -498,17 +515,22 @@ async def test_uuid_hold_unhold_toggle(calls: Calls) -> None:
     assert callstate["Channel-Call-State"] == "HELD"
     assert callstate["Original-Channel-Call-State"] == "ACTIVE"
     assert callstate["Channel-Call-State-Number"] == "5"
+    assert await calls.api("uuid_hold", uuid) == "-ERR Operation failed\n"  # already held
     await asyncio.sleep(10)
     assert await calls.api("uuid_hold", f"off {uuid}") == "+OK Success\n"
     unhold = await calls.fired(uuid, "CHANNEL_UNHOLD")
-    assert unhold["Channel-Call-State"] == "ACTIVE"
+    assert unhold["Channel-Call-State"] == "UNHELD"
     assert 10_000_000 <= int(unhold["Caller-Channel-Hold-Accum"]) < 11_000_000
     assert await calls.api("uuid_hold", f"toggle {uuid}") == "+OK Success\n"
     assert calls.session(uuid).channel.call_state == "HELD"
     assert await calls.api("uuid_hold", f"toggle {uuid}") == "+OK Success\n"
-    assert calls.session(uuid).channel.call_state == "ACTIVE"
+    assert calls.session(uuid).channel.call_state == "UNHELD"
     assert len(calls.of(uuid, "CHANNEL_HOLD")) == 2
     assert len(calls.of(uuid, "CHANNEL_UNHOLD")) == 2
+    # the next state handler makes an unheld call ACTIVE again
+    await calls.api("uuid_transfer", f"{uuid} 9999 XML default")
+    await calls.fired(uuid, "CHANNEL_PARK", count=2)
+    assert calls.session(uuid).channel.call_state == "ACTIVE"
 
 
 # -- uuid_record / uuid_displace ----------------------------------------------------------------------

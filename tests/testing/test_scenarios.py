@@ -176,3 +176,14 @@ async def test_extensions_survive_the_applications_reloadxml(switch: EmbeddedSwi
     call = await switch.call_in("7200")
     await call.wait_for("CHANNEL_PARK")
     assert "test_7200" in (switch.conf_dir / "dialplan" / "default.xml").read_text()
+
+
+async def test_digits_sent_to_a_dialed_far_end(switch: EmbeddedSwitch, esl: InboundConnection) -> None:
+    switch.far_end("1004", answer_after=1)
+    reply = await esl.api("originate", "sim/1004 &park()")
+    uuid = reply.text.removeprefix("+OK ")
+    assert (await esl.api("uuid_send_dtmf", f"{uuid} 42")).ok
+    await esl.api("uuid_kill", uuid)
+    leg = switch.far_end_calls("1004")[0]
+    await leg.wait_hangup()
+    assert leg.dtmf_sent == "42"

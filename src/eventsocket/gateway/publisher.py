@@ -12,8 +12,14 @@ CHANNEL_CREATE's owner is recorded *before* the event is published (a client tha
 the event can route a command to the call at once), a CHANNEL_DESTROY's entry is
 removed after it.
 
-While NATS is unreachable the queue absorbs up to ``max_queued`` events; beyond that the
-oldest are dropped and counted (``dropped``), never unbounded memory.
+Order: a batch is pipelined, so if one of its events is not stored (a JetStream error
+while the connection stays up) but a later one is, the retry stores the first after the
+second; publishing stops as soon as the connection is seen down, which keeps the order
+across the usual failure, a NATS restart.
+
+While NATS is unreachable the queue absorbs up to ``max_queued`` events; beyond that new
+events are dropped and counted (``dropped``), never unbounded memory. (The newest, not the
+oldest: the oldest may be in a batch on its way, and the stream keeps its order.)
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -56,12 +63,14 @@ class Publisher:
         max_queued: int = 100_000,
         batch: int = 256,
         ack_timeout: float = 5.0,
+        connected: Callable[[], bool] | None = None,
     ) -> None:
         self.js = js
         self.registry = registry
         self.max_queued = max_queued
         self.batch = batch
         self.ack_timeout = ack_timeout
+        self.connected = connected  # whether the NATS connection is up (None: assume it is)
         self._queue: deque[Outgoing] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
@@ -86,13 +95,13 @@ class Publisher:
                 pass
 
     def put(self, item: Outgoing) -> None:
-        """Queue an event (never blocks; past the bound the oldest queued event is dropped)."""
+        """Queue an event (never blocks; past the bound the event is dropped and counted)."""
         queue = self._queue
         if len(queue) >= self.max_queued:
-            queue.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10_000 == 0:
                 log.warning("NATS is not keeping up: %d events dropped", self.dropped)
+            return
         queue.append(item)
         self._idle.clear()
         self._wakeup.set()
@@ -126,9 +135,15 @@ class Publisher:
         were already), and whether something failed (else the rest simply waits its turn)."""
         registry = self.registry
         futures: list[asyncio.Future[PubAck]] = []
+        failed = False
         sent: list[Outgoing] = []
         try:
             for item in batch:
+                if self.connected is not None and not self.connected():
+                    # what is written while NATS is away would be sent after the reconnect,
+                    # behind the events lost in flight: stop, and send them again in order
+                    failed = True
+                    break
                 if item.created is not None and registry is not None and item.owner is not None:
                     if futures:  # the events before it first, then the owner, then it
                         break
@@ -145,8 +160,6 @@ class Publisher:
         except Exception as exc:  # NATS down: what was sent is checked below
             log.debug("publish interrupted: %s", exc)
             failed = True
-        else:
-            failed = False
         stored = 0
         if futures:
             results = await asyncio.gather(

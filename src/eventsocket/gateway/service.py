@@ -111,7 +111,7 @@ class Gateway:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.registry = registry = CallRegistry(kv)
-        self.publisher = publisher = Publisher(js, registry)
+        self.publisher = publisher = Publisher(js, registry, connected=lambda: nc.is_connected)
         publisher.start()
         self.nodes = {
             address.name: UpstreamNode(address, publisher, registry, forget_after=config.forget_after)

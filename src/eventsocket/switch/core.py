@@ -360,6 +360,13 @@ class SwitchCore:
     def get_global(self, name: str) -> str | None:
         return self.global_vars.get(name)
 
+    def channel_variables(self, uuid: str) -> dict[str, str] | None:
+        """A live channel's variables (``eval uuid:<uuid> ...``); None when there is no such channel.
+
+        The core alone has no channels; the switch the builder assembles answers from its calls.
+        """
+        return None
+
     def expand(self, text: str, channel_vars: dict[str, str] | None = None) -> str:
         """Expand ``${...}`` with a channel's variables (if any), then the globals."""
         lookup = channel_vars.get if channel_vars is not None else (lambda _name: None)

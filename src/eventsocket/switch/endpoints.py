@@ -62,6 +62,9 @@ class Endpoint:
     def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
         """A digit sent to this channel's far end (``uuid_send_dtmf``, ``send_dtmf``, a bridge)."""
 
+    def indicate_hold(self, session: Session, on: bool) -> None:
+        """The switch puts this leg on hold or takes it off; null and loopback legs do not change."""
+
 
 class NullEndpoint(Endpoint):
     """mod_loopback's null channel: answers when it reaches CS_CONSUME_MEDIA.
@@ -209,6 +212,10 @@ class SimEndpoint(Endpoint):
         if not session.far_end_started:
             session.far_end_started = True
             session.core.spawn(self._far_end(session), name=f"sim-{session.uuid}")
+
+    def indicate_hold(self, session: Session, on: bool) -> None:
+        """The simulated phone accepts the hold, as a SIP phone does: the leg is HELD / UNHELD."""
+        session.mark_hold(on)
 
     def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
         """The simulated phone hears the digit: kept in ``sim_dtmf_received`` for tests to check."""

@@ -91,6 +91,9 @@ class SessionEndpoint(Protocol):
     def send_dtmf(self, session: Session, digit: str, duration: int) -> None:
         """A digit sent to this channel's far end."""
 
+    def indicate_hold(self, session: Session, on: bool) -> None:
+        """SWITCH_MESSAGE_INDICATE_HOLD / UNHOLD to the endpoint."""
+
 
 class Hangup(Exception):
     """Raised inside an application when its channel has hung up."""
@@ -246,6 +249,8 @@ class Session:
             calling_function="switch_channel_perform_set_running_state",
             calling_line=2427,
         )
+        if state < CS.CS_HANGUP and channel.call_state == "UNHELD":
+            self.set_call_state("ACTIVE")  # STATE_MACRO: off hold is active again
 
     def set_caller_extension(self, apps: list[tuple[str, str]]) -> None:
         """``switch_channel_set_caller_extension``: the applications to run, after ``sort_cid``.
@@ -331,6 +336,45 @@ class Session:
         self.signal()
         if self.loopback_peer is not None:
             self.loopback_peer.answer()
+
+    def hold(self) -> bool:
+        """``switch_ivr_hold``: tell the endpoint (a phone then marks the leg held: HELD), then
+        CHANNEL_HOLD. A channel already HELD is refused."""
+        if self.channel.call_state == "HELD":
+            return False
+        self.endpoint.indicate_hold(self, True)
+        self.fire(
+            "CHANNEL_HOLD", calling_file="switch_ivr.c", calling_function="switch_ivr_hold", calling_line=1500
+        )
+        return True
+
+    def unhold(self) -> bool:
+        """``switch_ivr_unhold``: only a HELD channel; the endpoint takes it off hold (UNHELD), then
+        CHANNEL_UNHOLD. The call state becomes ACTIVE when the next state handler runs."""
+        if self.channel.call_state != "HELD":
+            return False
+        self.endpoint.indicate_hold(self, False)
+        self.fire(
+            "CHANNEL_UNHOLD",
+            calling_file="switch_ivr.c",
+            calling_function="switch_ivr_unhold",
+            calling_line=1580,
+        )
+        return True
+
+    def mark_hold(self, on: bool) -> None:
+        """``switch_channel_mark_hold`` (CF_LEG_HOLDING): the far end is held, HELD / UNHELD."""
+        channel = self.channel
+        if not channel.answered:
+            return
+        profile = channel.profile
+        if on and channel.call_state != "HELD":
+            self.set_call_state("HELD")
+            profile.last_hold = self.now_us()
+        elif not on and channel.call_state == "HELD":
+            self.set_call_state("UNHELD")
+            if profile.last_hold:
+                profile.hold_accum += max(0, self.now_us() - profile.last_hold)
 
     def answer_call(self) -> None:
         """``switch_channel_answer``: answer an inbound leg; an outbound leg is answered by its far

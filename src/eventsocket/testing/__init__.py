@@ -8,12 +8,18 @@ event socket on the caller's loop), :class:`Call` (one channel's events, waits a
 outbound-mode application server routed from the dialplan). docs/testing.md is the guide.
 """
 
-from eventsocket.testing.calls import Call
-from eventsocket.testing.farend import FarEnd
-from eventsocket.testing.outbound import OutboundApp
-from eventsocket.testing.recorder import Recorder
-from eventsocket.testing.switch import EmbeddedSwitch, free_port, prepare_conf_dir
-from eventsocket.testing.timeline import format_timeline
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eventsocket.testing.calls import Call
+    from eventsocket.testing.farend import FarEnd
+    from eventsocket.testing.outbound import OutboundApp
+    from eventsocket.testing.recorder import Recorder
+    from eventsocket.testing.switch import EmbeddedSwitch, free_port, prepare_conf_dir
+    from eventsocket.testing.timeline import format_timeline
 
 __all__ = [
     "Call",
@@ -25,3 +31,23 @@ __all__ = [
     "free_port",
     "prepare_conf_dir",
 ]
+
+# Loaded on first use: pytest imports this package (for its plugin) in every run of an
+# environment that has eventsocket installed, most of which never ask for a switch.
+_WHERE = {
+    "Call": "calls",
+    "EmbeddedSwitch": "switch",
+    "FarEnd": "farend",
+    "OutboundApp": "outbound",
+    "Recorder": "recorder",
+    "format_timeline": "timeline",
+    "free_port": "switch",
+    "prepare_conf_dir": "switch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"eventsocket.testing.{module}"), name)

@@ -176,7 +176,14 @@ class Call:
 
     @property
     def dtmf_sent(self) -> str:
-        """Digits the switch sent towards the far end (``send_dtmf``), concatenated."""
+        """Digits the switch sent towards the far end, concatenated.
+
+        A ``sim`` leg's far end records every digit it hears (``sim_dtmf_received``, from
+        ``send_dtmf`` or ``uuid_send_dtmf``); elsewhere the ``send_dtmf`` applications say it.
+        """
+        heard = self.variable("sim_dtmf_received")
+        if heard is not None:
+            return heard
         digits = []
         for event in self.events:
             if event.name == "CHANNEL_EXECUTE" and (event.get("Application") or "").lower() == "send_dtmf":

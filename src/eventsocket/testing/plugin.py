@@ -30,24 +30,24 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from eventsocket.client.inbound import InboundConnection, connect
-from eventsocket.switch.virtualtime import DEFAULT_WINDOW
-from eventsocket.testing.outbound import OutboundApp
-from eventsocket.testing.recorder import Recorder
-from eventsocket.testing.remote import RemoteSwitch, parse_target
-from eventsocket.testing.served import ServedSwitch
-from eventsocket.testing.switch import EmbeddedSwitch, prepare_conf_dir
 
 try:
     import pytest_asyncio
 except ImportError:  # the plugin then runs async tests itself
     pytest_asyncio = None  # type: ignore[assignment]
 
-SWITCH_KEY = pytest.StashKey[Recorder]()
+if TYPE_CHECKING:
+    from eventsocket.client.inbound import InboundConnection
+    from eventsocket.testing.outbound import OutboundApp
+    from eventsocket.testing.recorder import Recorder
+
+# The rest of eventsocket is imported when a test asks for a fixture, not when pytest
+# starts: every pytest run in an environment with eventsocket installed loads this module.
+
+SWITCH_KEY = pytest.StashKey["Recorder"]()
 LOOP_KEY = pytest.StashKey[asyncio.AbstractEventLoop]()
 MARKER_KEYS = {"virtual_time", "conf_dir", "heartbeat", "window", "port", "subprocess"}
 
@@ -101,7 +101,7 @@ def switch_options(request: pytest.FixtureRequest) -> dict[str, Any]:
         "virtual_time": not config.getoption("eventsocket_real_time"),
         "conf_dir": None,
         "heartbeat": 20.0,
-        "window": DEFAULT_WINDOW,
+        "window": 0.1,  # eventsocket.switch.virtualtime.DEFAULT_WINDOW
         "port": config.getoption("eventsocket_port") or 0,
         "subprocess": config.getoption("eventsocket_subprocess"),
     }
@@ -119,6 +119,10 @@ def switch_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def make_switch(request: pytest.FixtureRequest, tmp_path: Path) -> Recorder:
+    from eventsocket.testing.remote import RemoteSwitch, parse_target
+    from eventsocket.testing.served import ServedSwitch
+    from eventsocket.testing.switch import EmbeddedSwitch, prepare_conf_dir
+
     target = request.config.getoption("eventsocket_target")
     if target:
         host, port, password = parse_target(target)
@@ -150,6 +154,8 @@ async def _start(switch: Recorder) -> None:
 
 
 async def _connect(switch: Recorder) -> InboundConnection:
+    from eventsocket.client.inbound import connect
+
     return await connect(switch.host, switch.port, switch.password)  # type: ignore[attr-defined]
 
 
@@ -263,6 +269,8 @@ def _eventsocket_sync_outbound_app(
 
 
 async def _new_app(switch: Recorder) -> OutboundApp:
+    from eventsocket.testing.outbound import OutboundApp
+
     app = OutboundApp(switch)
     await app.start()
     return app

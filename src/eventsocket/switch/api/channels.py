@@ -281,34 +281,27 @@ def uuid_recv_dtmf(calls: CallManager, call: ApiCall) -> str:
 
 
 def uuid_hold(calls: CallManager, call: ApiCall) -> str:
+    """``switch_ivr_hold_uuid`` / ``unhold`` / ``hold_toggle``: an unknown uuid succeeds (FreeSWITCH
+    does nothing and reports success); unholding a channel that is not HELD fails."""
     args = call.args.split()
-    mode = "on"
-    if args and args[0].lower() in ("off", "toggle"):
-        mode = args.pop(0).lower()
     if not args:
         return "-USAGE: [off|toggle] <uuid> [<display>]\n"
-    session = calls.get(args[0])
-    if session is None:
-        return "-ERR Operation failed\n"
-    held = session.channel.call_state == "HELD"
-    hold = not held if mode == "toggle" else mode == "on"
-    if hold and not held:
-        session.channel.profile.last_hold = session.now_us()
-        session.set_call_state("HELD")
-        session.fire(
-            "CHANNEL_HOLD", calling_file="switch_ivr.c", calling_function="switch_ivr_hold", calling_line=1500
-        )
-    elif not hold and held:
-        profile = session.channel.profile
-        profile.hold_accum += max(0, session.now_us() - profile.last_hold)
-        session.set_call_state("ACTIVE")
-        session.fire(
-            "CHANNEL_UNHOLD",
-            calling_file="switch_ivr.c",
-            calling_function="switch_ivr_unhold",
-            calling_line=1580,
-        )
-    return "+OK Success\n"
+    mode = args[0].lower()
+    named = args[1:] if mode in ("off", "toggle") else args
+    session = calls.get(named[0]) if named else None
+    ok = True
+    if session is not None:
+        state = session.channel.call_state
+        if mode == "off":
+            ok = session.unhold()
+        elif mode == "toggle":
+            if state in ("ACTIVE", "UNHELD"):
+                ok = session.hold()
+            elif state == "HELD":
+                ok = session.unhold()
+        else:
+            ok = session.hold()
+    return "+OK Success\n" if ok else "-ERR Operation failed\n"
 
 
 def uuid_record(calls: CallManager, call: ApiCall) -> str:

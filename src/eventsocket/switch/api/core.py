@@ -111,8 +111,7 @@ def eval_(call: ApiCall) -> str:
         uuid, space, text = text[5:].partition(" ")
         if not space:
             return ""
-        lookup = getattr(core, "channel_variables", None)
-        channel_vars = lookup(uuid) if lookup else None
+        channel_vars = core.channel_variables(uuid)
     return core.expand(text, channel_vars)
 
 
@@ -123,8 +122,7 @@ def expand_(call: ApiCall) -> str | Awaitable[str]:
     channel_vars: dict[str, str] | None = None
     if text[:5].lower() == "uuid:":
         uuid, _, text = text[5:].partition(" ")
-        lookup = getattr(core, "channel_variables", None)
-        channel_vars = lookup(uuid) if lookup else None
+        channel_vars = core.channel_variables(uuid)
     command, _, args = text.strip().partition(" ")
     if not command:
         return "-ERR No input\n"
