@@ -133,6 +133,13 @@ async def test_events_plain_json_and_summary(harness: Harness, tmp_path: Path) -
         uuid = await originate(harness)
         d.send(f"uuid_kill {uuid}\r")
         await d.wait_for(f" CHANNEL_HANGUP {uuid} null/1000 CS_")
+        d.send("/summary off\r")
+        await d.wait_for("Event summary disabled\n")
+        d.send("/event xml CUSTOM console::xml\r")
+        mark = await d.wait_for("+OK event listener enabled xml\n")
+        async with await connect("127.0.0.1", harness.port) as other:
+            await other.sendevent("CUSTOM", {"Event-Subclass": "console::xml", "X-Note": "a<b"})
+        await d.wait_for("  <X-Note>a%3Cb</X-Note>\n", mark)  # XML as the server sent it
         assert await d.finish() == 0
 
 
