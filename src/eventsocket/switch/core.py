@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eventsocket.protocol.events import Event, HeaderValue
@@ -31,6 +30,7 @@ from eventsocket.switch.identity import (
     SwitchIdentity,
 )
 from eventsocket.switch.log import LogLine, LogListener
+from eventsocket.switch.stats import CpuMeter, SessionStats
 
 if TYPE_CHECKING:
     from eventsocket.switch.config import ConfDir
@@ -132,59 +132,6 @@ class Interface:
     @property
     def filename(self) -> str:
         return f"/usr/lib/freeswitch/mod/{self.module}.so"
-
-
-@dataclass(slots=True)
-class SessionStats:
-    """The counters that ``status`` and HEARTBEAT report; the call layer keeps them current."""
-
-    count: int = 0
-    since_startup: int = 0
-    peak: int = 0
-    peak_five_min: int = 0
-    max_sessions: int = 1000
-    sps_max: int = 30
-    sps_peak: int = 0
-    sps_peak_five_min: int = 0
-    _created: list[float] = field(default_factory=list)
-
-    def session_created(self, now: float) -> None:
-        self.count += 1
-        self.since_startup += 1
-        self.peak = max(self.peak, self.count)
-        self.peak_five_min = max(self.peak_five_min, self.count)
-        self._created.append(now)
-        sps = self.sps(now)
-        self.sps_peak = max(self.sps_peak, sps)
-        self.sps_peak_five_min = max(self.sps_peak_five_min, sps)
-
-    def session_destroyed(self) -> None:
-        self.count = max(0, self.count - 1)
-
-    def sps(self, now: float) -> int:
-        """Sessions created in the last second."""
-        created = self._created
-        while created and created[0] < now - 1.0:
-            created.pop(0)
-        return len(created)
-
-
-class CpuMeter:
-    """Idle CPU percentage of this process's share of one core, measured between calls."""
-
-    def __init__(self) -> None:
-        self._wall = time.monotonic()
-        self._cpu = time.process_time()
-        self.idle = 100.0
-
-    def sample(self) -> float:
-        wall, cpu = time.monotonic(), time.process_time()
-        dt = wall - self._wall
-        if dt >= 0.5:
-            busy = (cpu - self._cpu) / dt * 100.0
-            self.idle = max(0.0, min(100.0, 100.0 - busy))
-            self._wall, self._cpu = wall, cpu
-        return self.idle
 
 
 class SwitchCore:
