@@ -489,8 +489,9 @@ async def test_bridge_to_null(calls: Calls) -> None:
     assert outgoing[0]["Channel-Name"] == "null/2000"
     assert calls.var(a, "bridge_uuid") == b
     assert calls.var(b, "bridge_uuid") == a
-    assert calls.var(a, "originate_disposition") == "SUCCESS"
-    assert calls.var(a, "DIALSTATUS") == "SUCCESS"
+    # switch_ivr_originate's own words (its DIALSTATUS is EARLY for an answered leg)
+    assert calls.var(a, "originate_disposition") == "call accepted"
+    assert calls.var(a, "DIALSTATUS") == "EARLY"
     # the a-leg hangs up: the bridge ends and the b-leg follows
     await calls.api("uuid_kill", f"{a} USER_BUSY")
     unbridge = await calls.fired(a, "CHANNEL_UNBRIDGE")
@@ -535,7 +536,8 @@ async def test_bridge_failure_hangs_up_without_continue_on_fail(calls: Calls) ->
     hangup = await calls.fired(a, "CHANNEL_HANGUP")
     assert hangup["Hangup-Cause"] == "NORMAL_TEMPORARY_FAILURE"
     assert hangup["variable_originate_disposition"] == "NORMAL_TEMPORARY_FAILURE"
-    assert hangup["variable_DIALSTATUS"] == "FAIL"
+    assert hangup["variable_DIALSTATUS"] == "NORMAL_TEMPORARY_FAILURE"
+    assert hangup["variable_originate_failed_cause"] == "NORMAL_TEMPORARY_FAILURE"
 
 
 @virtual
@@ -557,6 +559,55 @@ async def test_bridge_continue_on_fail(calls: Calls, continue_on_fail: str) -> N
     done = await calls.execute(a, "set", "after_bridge=1")
     assert done["variable_after_bridge"] == "1"
     assert not calls.of(a, "CHANNEL_HANGUP")
+
+
+@pytest.mark.parametrize(
+    ("variables", "goes_on"),
+    [
+        ("continue_on_fail=17", True),  # a cause number (USER_BUSY)
+        ("continue_on_fail=false", False),
+        ("continue_on_fail=NO_ANSWER", False),
+        ("failure_causes=NO_ANSWER", True),  # USER_BUSY is not listed as a failure
+        ("failure_causes=USER_BUSY", False),
+    ],
+)
+@virtual
+async def test_bridge_failure_handling_as_switch_channel_handle_cause(
+    calls: Calls, variables: str, goes_on: bool
+) -> None:
+    a = await calls.parked(f"{{{variables}}}null/1000 &park")
+    await calls.execute(a, "bridge", "error/USER_BUSY")
+    if goes_on:
+        done = await calls.execute(a, "set", "after_bridge=1")
+        assert done["variable_after_bridge"] == "1"
+        assert not calls.of(a, "CHANNEL_HANGUP")
+    else:
+        hangup = await calls.fired(a, "CHANNEL_HANGUP")
+        assert hangup["Hangup-Cause"] == "USER_BUSY"
+
+
+@virtual
+async def test_bridge_variables_as_freeswitch_sets_them(calls: Calls) -> None:
+    a = await calls.parked("null/1000 &park")
+    calls.start(a, "bridge", "null/2000")
+    bridge = await calls.fired(a, "CHANNEL_BRIDGE")
+    b = bridge["Bridge-B-Unique-ID"]
+    assert bridge["variable_signal_bond"] == b
+    assert bridge["variable_originated_legs"] == f"{b};Outbound Call;2000"
+    assert calls.var(b, "originator") == a
+    assert calls.var(b, "originating_leg_uuid") == a
+    assert calls.var(b, "max_forwards") == "70"
+    assert calls.var(b, "originator_codec") == "L16@8000h@20i"
+    assert calls.var(b, "call_uuid") == a  # while bridged
+    assert calls.var(a, "bridge_to") == b and calls.var(b, "bridge_to") == a
+    assert calls.var(a, "last_sent_callee_id_number") == "2000"
+    await calls.api("uuid_kill", b)
+    unbridge = await calls.fired(a, "CHANNEL_UNBRIDGE")
+    assert unbridge["variable_bridge_hangup_cause"] == "NORMAL_CLEARING"
+    assert unbridge["variable_last_bridge_hangup_cause"] == "NORMAL_CLEARING"
+    hangup_b = calls.of(b, "CHANNEL_HANGUP")[0]
+    assert hangup_b["variable_last_bridge_role"] == "originatee"
+    assert calls.var(a, "originate_causes") == f"{b};NONE"
 
 
 @virtual

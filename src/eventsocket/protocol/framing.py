@@ -23,6 +23,11 @@ MAX_HEADER_BLOCK = 10 * 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 _END_MARKER = re.compile(rb"\n\r*\n")
+# The envelope of every event a server sends: parsed with one match instead of line by line.
+_EVENT_ENVELOPE = re.compile(
+    rb"Content-Length: ([0-9]{1,9})\nContent-Type: (text/event-(?:plain|json|xml))\n\n"
+)
+_EVENT_TYPES = {b"text/event-" + f: "text/event-" + f.decode() for f in (b"plain", b"json", b"xml")}
 _FRAME_END = re.compile(rb"\n\r?\n")
 
 
@@ -207,6 +212,21 @@ class FrameParser:
                 del buf[:skip]
             if not buf:
                 break
+            envelope = _EVENT_ENVELOPE.match(buf)
+            if envelope is not None:  # the headers the general path below would give
+                digits, ctype = envelope.groups()
+                length = int(digits)
+                if length > self.max_body:
+                    raise ProtocolError(f"bad Content-Length {digits.decode()!r}")
+                del buf[: envelope.end()]
+                self._scanned = 0
+                envelope_headers = [("Content-Length", digits.decode()),
+                                    ("Content-Type", _EVENT_TYPES[ctype])]
+                if length > 0:
+                    self._pending = (envelope_headers, length)
+                else:
+                    out.append(Frame(envelope_headers, b""))
+                continue
             match = _FRAME_END.search(buf, self._scanned)
             if match is None:
                 if len(buf) > self.max_header:

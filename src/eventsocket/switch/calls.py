@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("eventsocket.calls")
 
 ORIGINATE_VARIABLES_SKIPPED = frozenset({"origination_uuid"})
+# switch_ivr_originate's DIALSTATUS for a failed originate; any other cause is its own name
+_DIALSTATUS = {
+    "ORIGINATOR_CANCEL": "CANCEL",
+    "USER_BUSY": "BUSY",
+    "NO_ANSWER": "NOANSWER",
+    "DESTINATION_OUT_OF_ORDER": "INVALIDARGS",
+    "INVALID_PROFILE": "INVALIDARGS",
+    "CALL_REJECTED": "DONTCALL",
+}
 
 
 class OriginateFailure(Exception):
@@ -251,11 +260,20 @@ class CallManager:
         try:
             for group in parsed.groups:
                 try:
-                    return await self._ring_group(group, variables, caller, timeout, return_on_early_media)
+                    winner = await self._ring_group(group, variables, caller, timeout, return_on_early_media)
                 except OriginateFailure as failure:
                     cause = failure.cause
                     if caller is not None and not caller.ready:
                         break
+                else:
+                    if caller is not None:
+                        caller.set_variable("originate_disposition", "call accepted")
+                        # as switch_ivr_originate writes it (EARLY for an answered leg)
+                        caller.set_variable("DIALSTATUS", "EARLY" if winner.channel.answered else "ANSWER")
+                    return winner
+            if caller is not None:
+                caller.set_variable("originate_disposition", cause)
+                caller.set_variable("DIALSTATUS", _DIALSTATUS.get(cause, cause))
             raise OriginateFailure(cause)
         finally:
             if caller is not None and originating and caller.ready:

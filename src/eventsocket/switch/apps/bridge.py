@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from eventsocket.protocol.compat import switch_true
 from eventsocket.switch.calls import OriginateFailure
+from eventsocket.switch.causes import cause_number
 
 if TYPE_CHECKING:
     from eventsocket.switch.calls import CallManager
@@ -13,6 +14,38 @@ if TYPE_CHECKING:
 
 # causes after which the dialplan goes on even without continue_on_fail (FreeSWITCH's defaults)
 _QUIET_FAIL = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL"})
+
+
+def _listed(cause: str, names: str) -> bool:
+    """Whether ``cause`` is in a comma-separated list of cause names or numbers (any case)."""
+    number = str(cause_number(cause))
+    return any(item.strip().upper() in (cause, number) for item in names.split(","))
+
+
+def handle_cause(session: Session, cause: str) -> None:
+    """``switch_channel_handle_cause``: after a failed bridge, go on with the dialplan or hang up.
+
+    ``failure_causes`` lists the causes that are failures (any other goes on);
+    ``continue_on_fail`` is ``true``, ``false`` or a list of causes that go on. With
+    neither, NO_ANSWER, NO_USER_RESPONSE and ORIGINATOR_CANCEL go on and others hang up.
+    """
+    if not session.ready or cause == "ATTENDED_TRANSFER":
+        if session.ready:
+            session.hangup(cause)
+        return
+    continue_on_fail = session.get_variable("continue_on_fail")
+    failure_causes = session.get_variable("failure_causes")
+    if continue_on_fail is not None or failure_causes is not None:
+        if failure_causes is not None and not _listed(cause, failure_causes):
+            return
+        goes_on = continue_on_fail is not None and (
+            switch_true(continue_on_fail) or _listed(cause, continue_on_fail)
+        )
+        if goes_on:
+            return
+    elif cause in _QUIET_FAIL:
+        return
+    session.hangup(cause)
 
 
 def _exported(session: Session) -> dict[str, str]:
@@ -39,26 +72,10 @@ async def bridge(session: Session, data: str) -> None:
         )
     except OriginateFailure as failure:
         cause = failure.cause
-        session.set_variable("originate_disposition", cause)
-        session.set_variable(
-            "DIALSTATUS",
-            "BUSY"
-            if cause == "USER_BUSY"
-            else "NOANSWER"
-            if cause in ("NO_ANSWER", "NO_USER_RESPONSE")
-            else "FAIL",
-        )
+        session.set_variable("originate_failed_cause", cause)
         session.set_variable("current_application_response", None)
-        continue_on_fail = session.get_variable("continue_on_fail") or ""
-        if not session.ready:
-            return
-        if switch_true(continue_on_fail) or cause in continue_on_fail.upper().split(","):
-            return
-        if cause not in _QUIET_FAIL or continue_on_fail.lower() == "false":
-            session.hangup(cause)
+        handle_cause(session, cause)
         return
-    session.set_variable("originate_disposition", "SUCCESS")
-    session.set_variable("DIALSTATUS", "SUCCESS")
     if not peer.channel.answered:
         # early media bridges too; wait for the real answer while connected
         session.pre_answer()

@@ -312,6 +312,7 @@ async def record(session: Session, data: str) -> None:
     if terminators.lower() == "none":
         terminators = ""
     session.recordings[path] = session.core.clock.time()
+    session.set_variable("silence_hits_exhausted", "false")  # switch_ivr_record_file
     session.fire(
         "RECORD_START",
         after=[("Record-File-Path", path)],
