@@ -15,13 +15,14 @@ from eventsocket.protocol.events import Event as WireEvent
 
 class _Reference:
     """A straightforward decoder of a plain payload, independent of the lazy one: line by
-    line up to the blank line, every value unquoted, the serializer's Content-Length (the
-    last line when a body follows) dropped."""
+    line up to the blank line, a name and a value split at the first ": " (else the first
+    ":"; lines with neither are skipped), every value unquoted, the serializer's
+    Content-Length (the last line when a body follows) dropped."""
 
     def __init__(self, payload: bytes) -> None:
         text = payload.decode("utf-8", "surrogateescape")
         head, _sep, rest = text.partition("\n\n")
-        pairs = [line.partition(": ") for line in head.split("\n") if ": " in line]
+        pairs = [line.partition(": " if ": " in line else ":") for line in head.split("\n") if ":" in line]
         self.pairs = [(k, unquote(v, errors="surrogateescape")) for k, _c, v in pairs]
         self.body: str | None = None
         if rest and self.pairs and self.pairs[-1][0] == "Content-Length":
@@ -190,6 +191,59 @@ def test_percent_decode_edge_cases() -> None:
     from eventsocket.client.events import percent_decode
 
     for raw in ["plain", "a%20b", "%C3%A9t%C3%A9", "%c3%a9", "100%", "%zz%20", "a=b%3Dc", "x%", "%0A%0d",
-                "=41%41", "%%41", "%\n%41"]:
+                "=41%41", "%%41", "%\n%41", "50%\n%0A", "%\r%41\n", "a%", "%\r\n%0a"]:
         assert percent_decode(raw) == unquote(raw, errors="surrogateescape"), raw
     assert percent_decode("%FF%FE") == unquote("%FF%FE", errors="surrogateescape")
+
+
+def _first(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        result.setdefault(key, value)
+    return result
+
+
+_any_values = st.text(max_size=30).filter(lambda v: "\x00" not in v)
+_odd_lines = st.lists(st.sampled_from(["a:b c", "a:  b", "x", ": v", "n: ", "k:v", "q: %zz", "r: 50%",
+                                        "s: a=b", "t: %0A", 'u: "q"', "w: a\\b", "é: %C3%A9", "dup: 1",
+                                        "dup: 2"]),
+                      max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_names, _any_values), max_size=12), st.one_of(st.none(), st.text(max_size=20)),
+       _odd_lines)
+def test_to_dict_matches_a_line_by_line_decoding(headers: list[tuple[str, str]], body: str | None,
+                                                 odd: list[str]) -> None:
+    # every header at once takes a fast path; it must give what decoding line by line gives,
+    # for FreeSWITCH's serialization and for header blocks it would never write
+    body = body if body and "\x00" not in body else None
+    payload = _wire(headers, body).serialize("plain")
+    if odd:
+        payload = "\n".join(odd).encode() + b"\n" + payload
+    reference = _Reference(payload)
+    ev = Event.from_plain(payload)
+    assert ev.to_dict() == _first(reference.items())
+    assert list(ev.to_dict()) == list(_first(reference.items()))
+    assert ev.to_dict() == dict(Event.from_plain(payload))
+    assert ev.body == reference.body
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_names, _any_values), max_size=12), st.one_of(st.none(), st.text(max_size=20)))
+def test_json_to_dict_matches_the_plain_one(headers: list[tuple[str, str]], body: str | None) -> None:
+    body = body if body and "\x00" not in body else None
+    wire = _wire(headers, body)
+    json_event = Event.from_json(wire.serialize("json"))
+    plain_event = Event.from_plain(wire.serialize("plain"))
+    expected = _first(plain_event.all_items())
+    # JSON collapses a repeated name to its last value (FreeSWITCH's JSON holds one member per name)
+    assert json_event.to_dict().keys() == expected.keys()
+    assert all(json_event[k] == v for k, v in json_event.to_dict().items())
+    assert json_event.body == plain_event.body == body
+
+
+def test_json_to_dict_prints_arrays() -> None:
+    ev = Event.from_json(b'{"Event-Name":"X","Arr":["a","b"],"N":5,"Content-Length":"2","_body":"hi"}')
+    assert ev.to_dict() == {"Event-Name": "X", "Arr": "ARRAY::a|:b", "N": "5"}
+    assert ev.body == "hi"

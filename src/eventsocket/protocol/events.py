@@ -30,6 +30,7 @@ unchanged received event serializes to its own payload in its own format, byte f
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Literal, TypeVar, overload
 
@@ -66,6 +67,7 @@ _MISSING: object = object()
 _T = TypeVar("_T")
 
 
+
 class EventParseError(ValueError):
     """An event payload that does not parse in the format its envelope names."""
 
@@ -94,6 +96,13 @@ def _array(value: str) -> list[str]:
     return value[7:].split("|:") if value.startswith("ARRAY::") else [value]
 
 
+def _json_text(value: object) -> str:
+    """A JSON member as a header value: arrays as FreeSWITCH prints them."""
+    if isinstance(value, list):
+        return "ARRAY::" + "|:".join(str(v) for v in value)
+    return str(value)
+
+
 class Event:
     """A FreeSWITCH event, built here or received.
 
@@ -114,7 +123,8 @@ class Event:
     """
 
     __slots__ = ("_body", "_body_start", "_cache", "_decoded", "_encoded", "_frames", "_hdr_end", "_headers",
-                 "_index", "_items", "_lower", "_name", "_pairs", "_payload", "_subclass", "format")
+                 "_index", "_items", "_lower", "_name", "_pairs", "_payload", "_strings", "_subclass",
+                 "format")
 
     format: EventFormat
     _headers: list[tuple[str, HeaderValue]] | None
@@ -133,6 +143,7 @@ class Event:
     _index: dict[str, str] | None
     _cache: dict[str, str | None] | None
     _encoded: bool
+    _strings: bool  # every value of _decoded is a str (False only while a JSON event's may not be)
 
     def __init__(
         self,
@@ -161,6 +172,7 @@ class Event:
         self._body = self._subclass = _MISSING
         self._name = None
         self._encoded = fmt == "plain"
+        self._strings = True
 
     @classmethod
     def from_plain(cls, payload: bytes) -> Event:
@@ -176,6 +188,7 @@ class Event:
         self._lower = self._pairs = self._items = self._decoded = self._index = self._cache = None
         self._body = self._subclass = _MISSING
         self._encoded = True
+        self._strings = True
         # Event-Name is the first line (the second after Event-Subclass).
         if payload.startswith(b"Event-Name: "):
             i = 12
@@ -304,21 +317,32 @@ class Event:
         return data
 
     def _load_json(self) -> None:
-        """Header pairs (arrays printed) and body of a JSON event. Duplicate keys collapse to
-        the last one (orjson); the serializer's ``Content-Length`` next to ``_body`` is not a
-        header."""
+        """Decode a JSON event (on first access): orjson's object is the name -> value dict
+        as it is; values that are not strings (arrays; numbers from peers that are not
+        FreeSWITCH) are printed when read. Repeated names collapse to the last one (orjson);
+        the serializer's ``Content-Length`` next to ``_body`` is not a header."""
         data = self._json()
-        pairs: list[tuple[str, str]] = []
-        body = data.get("_body")
-        for key, value in data.items():
-            if key == "_body" or (key == "Content-Length" and body is not None):
-                continue
-            if isinstance(value, list):
-                pairs.append((key, "ARRAY::" + "|:".join(str(v) for v in value)))
-            else:
-                pairs.append((key, str(value)))
-        self._pairs = pairs
-        self._body = None if body is None else str(body)
+        body = data.pop("_body", None)
+        if body is not None:
+            data.pop("Content-Length", None)
+        if self._body is _MISSING:
+            self._body = None if body is None else str(body)
+        self._decoded = data  # type: ignore[assignment]  # made all strings by _json_strings
+        self._strings = False
+
+    def _json_strings(self) -> dict[str, str]:
+        """The decoded dict of a JSON event with every value a string."""
+        if self._decoded is None:
+            self._load_json()
+        decoded = self._decoded
+        assert decoded is not None
+        if not self._strings:
+            try:
+                "".join(decoded.values())  # a C-level check that every value is a str
+            except TypeError:
+                decoded = self._decoded = {key: _json_text(value) for key, value in decoded.items()}
+            self._strings = True
+        return decoded
 
     def _all_pairs(self) -> list[tuple[str, str]]:
         """Every header line of a received event as (name, raw value), in order."""
@@ -326,9 +350,8 @@ class Event:
         if pairs is not None:
             return pairs
         if self.format == "json":
-            self._load_json()
-            assert self._pairs is not None
-            return self._pairs
+            pairs = self._pairs = list(self._json_strings().items())
+            return pairs
         if self._hdr_end < 0:
             self._bounds()
         head = self._payload[: self._hdr_end].decode("utf-8", "surrogateescape")
@@ -363,9 +386,9 @@ class Event:
             raw = self._payload[: self._hdr_end]
             lines = raw.count(b"\n")
             # In FreeSWITCH's serializer every line is "name: value" with the value encoded, so
-            # when the block holds exactly one ":" and one " " per line, those are the
-            # separators: one-byte replaces and splits (fast in C; two-byte needles are not).
-            if raw.count(b":") == lines and raw.count(b" ") == lines:
+            # when the block holds exactly one ":" and one " " per line, next to each other,
+            # those are the separators: one-byte replaces and splits.
+            if raw.count(b":") == lines and raw.count(b" ") == lines and raw.count(b": ") == lines:
                 parts = raw.replace(b":", b"\n").split(b"\n")
                 values = b"\n".join(parts[1::2]).replace(b" ", b"")
                 if b"%0A" not in values and b"%0a" not in values:
@@ -381,17 +404,74 @@ class Event:
         self._items = items
         return items
 
+    def _plain_dict(self) -> dict[str, str] | None:
+        """Every header of a plain payload in FreeSWITCH's serialized form, decoded, as a dict
+        (first occurrence of each name); None when the block is not in that form (the general
+        path then decodes it).
+
+        Reading every header is what many applications do, so it is done in C: the header
+        block becomes a JSON array of names and values with three one-byte replaces
+        (``Name: value`` lines with encoded values hold no quote, no backslash, no second
+        colon or space), orjson parses it (names exactly as sent, never percent-decoded), the
+        values are joined and percent-decoded in one pass, and the dict is built from the
+        names and the decoded values. Whatever does not fit (a line in another form, invalid
+        UTF-8, a bad escape) makes the JSON invalid or a count differ, and returns None.
+        """
+        if self._hdr_end < 0:
+            self._bounds()
+        raw = self._payload[: self._hdr_end]
+        if not raw.endswith(b"\n") or b'"' in raw or b"\\" in raw:
+            return None
+        named = raw.replace(b":", b'",').replace(b" ", b' "')
+        joined = named.replace(b"\n", b'","')
+        lines = (len(joined) - len(named)) // 2  # each line break grew by two bytes
+        try:
+            flat: list[str] = orjson.loads(b"".join((b'["', joined, b'"]')))
+        except orjson.JSONDecodeError:
+            return None
+        if len(flat) != 2 * lines + 1:  # name, value per line, and "" after the last line break
+            return None
+        # Tabs cannot be in a JSON string: joined by tabs, the values can be split again, and
+        # a "%" at a value's end does not make a quoted-printable soft line break.
+        values = "\t".join(flat[1::2])
+        if "%" not in values:
+            texts = values.split("\t")
+        elif "=" not in values and values[-1] != "%" and values.isascii():
+            # %XX -> =XX for binascii's quoted-printable decoder; an escape it cannot decode
+            # leaves its "=" behind
+            out = binascii.a2b_qp(values.replace("%", "="))
+            if b"=" in out:
+                return None
+            texts = out.decode("utf-8", "surrogateescape").split("\t")
+        else:
+            texts = url_decode(values).split("\t")
+        if len(texts) != lines:  # a decoded value held a tab
+            return None
+        names = flat[0:-1:2]
+        decoded = dict(zip(names, texts, strict=True))
+        if len(decoded) != lines:  # repeated names: the first one wins, in its place
+            decoded.update(zip(reversed(names), reversed(texts), strict=True))
+        return decoded
+
     def _decoded_dict(self) -> dict[str, str]:
         """Name -> decoded value, first occurrence of each exact name."""
         decoded = self._decoded
+        if decoded is None and self._pairs is None:
+            if self.format == "plain":
+                decoded = self._decoded = self._plain_dict()
+            elif self.format == "json":
+                return self._json_strings()
         if decoded is None:
-            items = self._decoded_items()
-            decoded = dict(items)
-            if len(decoded) != len(items):  # repeated names: the first one wins
-                decoded = {}
-                for key, value in items:
-                    decoded.setdefault(key, value)
-            self._decoded = decoded
+            decoded = self._decoded = self._general_dict()
+        elif not self._strings:
+            return self._json_strings()
+        return decoded
+
+    def _general_dict(self) -> dict[str, str]:
+        items = self._decoded_items()
+        decoded = dict(items)
+        if len(decoded) != len(items):  # repeated names: the first one wins (kept in place)
+            decoded.update(zip(reversed([k for k, _ in items]), reversed([v for _, v in items]), strict=True))
         return decoded
 
     def _indexed(self, name: str) -> str | None:
@@ -445,6 +525,14 @@ class Event:
         return raw.decode("utf-8", "surrogateescape")
 
     def _received_get(self, name: str) -> str | None:
+        decoded = self._decoded
+        if decoded is None and self.format == "json" and self._pairs is None:
+            self._load_json()
+            decoded = self._decoded
+        if decoded is not None:
+            found = decoded.get(name)
+            if found is not None:
+                return found if found.__class__ is str else _json_text(found)
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
@@ -452,11 +540,8 @@ class Event:
             hit = cache.get(name, _MISSING)
             if hit is not _MISSING:
                 return hit  # type: ignore[return-value]
-        decoded = self._decoded
-        if decoded is not None and name in decoded:
-            value: str | None = decoded[name]
-        elif self._pairs is None and self.format == "plain":
-            value = self._find(name)
+        if self._pairs is None and self.format == "plain":
+            value: str | None = self._find(name)
         else:
             value = self._indexed(name)
             if value is not None and self._encoded:
@@ -571,9 +656,18 @@ class Event:
         return list(self._decoded_items())
 
     def to_dict(self) -> dict[str, str]:
-        """Every header once (first occurrence of each name), decoded: a fast ``dict(event)``."""
+        """Every header once (first occurrence of each name), decoded: a fast ``dict(event)``.
+
+        Each call returns a new dict, built in a few C-level passes for received events.
+        """
         headers = self._headers
         if headers is None:
+            untouched = self._decoded is None and self._pairs is None and self._items is None
+            if untouched and self.format == "plain":
+                fresh = self._plain_dict()
+                if fresh is not None:
+                    return fresh
+                self._decoded = self._general_dict()  # not in the serializer's form
             return self._decoded_dict().copy()
         result: dict[str, str] = {}
         for key, value in headers:
@@ -840,7 +934,7 @@ def parse_plain(payload: bytes) -> Event:
 def parse_json(payload: bytes) -> Event:
     """A ``text/event-json`` payload (duplicate keys collapse to the last one); checked now."""
     event = Event.from_json(payload)
-    event._load_json()
+    event._json_strings()
     event._identity()
     return event
 

@@ -23,6 +23,11 @@ MAX_HEADER_BLOCK = 10 * 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 _END_MARKER = re.compile(rb"\n\r*\n")
+# The envelope of every event a server sends: parsed with one match instead of line by line.
+_EVENT_ENVELOPE = re.compile(
+    rb"Content-Length: ([0-9]{1,9})\nContent-Type: (text/event-(?:plain|json|xml))\n\n"
+)
+_EVENT_TYPES = {b"text/event-" + f: "text/event-" + f.decode() for f in (b"plain", b"json", b"xml")}
 _FRAME_END = re.compile(rb"\n\r?\n")
 
 
@@ -94,6 +99,15 @@ class RequestParser:
     def idle(self) -> bool:
         """True when no partial packet is waiting (FreeSWITCH writes events only then)."""
         return self._pending is None and not self._buf
+
+    @property
+    def partial_size(self) -> int:
+        """How big the packet being received will be, as far as known so far: its header block
+        and announced body once the header block is complete, else the bytes buffered."""
+        pending = self._pending
+        if pending is None:
+            return len(self._buf)
+        return len(pending[2]) + pending[3]
 
     def feed(self, data: bytes) -> list[Request]:
         if self.failed is not None:
@@ -207,6 +221,21 @@ class FrameParser:
                 del buf[:skip]
             if not buf:
                 break
+            envelope = _EVENT_ENVELOPE.match(buf)
+            if envelope is not None:  # the headers the general path below would give
+                digits, ctype = envelope.groups()
+                length = int(digits)
+                if length > self.max_body:
+                    raise ProtocolError(f"bad Content-Length {digits.decode()!r}")
+                del buf[: envelope.end()]
+                self._scanned = 0
+                envelope_headers = [("Content-Length", digits.decode()),
+                                    ("Content-Type", _EVENT_TYPES[ctype])]
+                if length > 0:
+                    self._pending = (envelope_headers, length)
+                else:
+                    out.append(Frame(envelope_headers, b""))
+                continue
             match = _FRAME_END.search(buf, self._scanned)
             if match is None:
                 if len(buf) > self.max_header:

@@ -57,6 +57,8 @@ def url_decode_bytes(data: bytes) -> bytes:
     special) falls back to the standard library's decoder. Both give the same bytes."""
     if b"%" not in data:
         return data
+    if b"%\n" in data or b"%\r" in data or data.endswith(b"%"):
+        return unquote_to_bytes(data)  # "=" there would be a quoted-printable soft line break
     escapes = data.count(b"%")
     quoted = data.replace(b"=", b"=3D") if b"=" in data else data
     out = binascii.a2b_qp(quoted.replace(b"%", b"="))
