@@ -130,3 +130,19 @@ def test_console_complete_output_is_parsed() -> None:
     assert parse_console_complete(body) == names
     assert parse_console_complete(f"[{'status':>20}]\t\n\nwrite=3:status ") == ["status"]
     assert parse_console_complete("\n\n") == []
+
+
+def test_history_keeps_fs_cli_size_and_skips_repeats(tmp_path: Path) -> None:
+    from eventsocket.cli.console.history import ConsoleHistory
+
+    path = tmp_path / "history"
+    writer = ConsoleHistory(path, size=3)
+    for text in ["a", "b", "b", "c", "multi\nline", "d", "e", "f", "g"]:
+        writer.append_string(text)
+    stored = [line for line in path.read_text().splitlines() if line.startswith("+")]
+    assert stored == ["+a", "+b", "+c", "+multi", "+line", "+d", "+e", "+f", "+g"]  # "b" once
+    reader = ConsoleHistory(path, size=3)
+    assert list(reader.load_history_strings()) == ["g", "f", "e"]  # newest first, at most 3
+    # 8 entries > 2 x 3: the file was rewritten with the newest 3, in prompt_toolkit's format
+    assert [line for line in path.read_text().splitlines() if line.startswith("+")] == ["+e", "+f", "+g"]
+    assert list(ConsoleHistory(path, size=3).load_history_strings()) == ["g", "f", "e"]

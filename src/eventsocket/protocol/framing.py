@@ -100,6 +100,15 @@ class RequestParser:
         """True when no partial packet is waiting (FreeSWITCH writes events only then)."""
         return self._pending is None and not self._buf
 
+    @property
+    def partial_size(self) -> int:
+        """How big the packet being received will be, as far as known so far: its header block
+        and announced body once the header block is complete, else the bytes buffered."""
+        pending = self._pending
+        if pending is None:
+            return len(self._buf)
+        return len(pending[2]) + pending[3]
+
     def feed(self, data: bytes) -> list[Request]:
         if self.failed is not None:
             raise self.failed

@@ -67,6 +67,7 @@ class ServerContext(Protocol):
     settings: EventSocketSettings
     acl: AclRegistry
     connections: set[Connection]
+    inbound: set[Connection]  # the accepted inbound ones, counted against max-connections
     extra_commands: tuple[Command, ...]
 
     def run_background_job(self, job_uuid: str, command: str, args: str, owner_uuid: str | None) -> None: ...
@@ -103,6 +104,7 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._stall_timer: asyncio.TimerHandle | None = None
         self._first_packet_timer: asyncio.TimerHandle | None = None
+        self._partial_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.lost_events = 0
@@ -151,6 +153,19 @@ class Connection(asyncio.Protocol):
             transport.write(RUDE_REJECTION)
             self.close(GOODBYE)
             return
+        inbound = self.server.inbound
+        limit = self.settings.max_connections
+        if len(inbound) >= limit:
+            log.warning("refusing %s:%s: max-connections %d reached", *self.peer, limit)
+            self.backend.log(
+                4,
+                f"Refusing connection from {self.peer[0]}: max-connections {limit} reached",
+                file="mod_event_socket.c",
+                function="listener_run",
+            )
+            self.close(f"Too many connections (max-connections {limit}); try again later.\n")
+            return
+        inbound.add(self)
         if self.settings.debug:
             log.info("connection from %s:%s", *self.peer)
         transport.write(AUTH_REQUEST)
@@ -171,6 +186,7 @@ class Connection(asyncio.Protocol):
         if self.closing:
             return
         core = self.core
+        packets = core.packets
         core.receive_data(data)
         if core.requests:
             if self._first_packet_timer is not None:
@@ -181,6 +197,39 @@ class Connection(asyncio.Protocol):
                 self.transport.pause_reading()
         if not self._busy:
             self._process()
+        if not core.authenticated:
+            self._watch_preauth(core.packets != packets)
+
+    # -- before authentication: bounded packets, bounded time -----------------------------------------
+
+    def _watch_preauth(self, progressed: bool) -> None:
+        """Until the client has authenticated, a packet may neither exceed ``preauth-max-packet``
+        nor take longer than ``first-packet-timeout`` to arrive in full."""
+        core = self.core
+        if self.closing:
+            return
+        if core.preauth_overflow():
+            self._run_actions()
+            return
+        timer = self._partial_timer
+        if core.authenticated or core.parser.idle or progressed:
+            if timer is not None:
+                timer.cancel()
+                self._partial_timer = None
+            if core.authenticated or core.parser.idle:
+                return
+        if self._partial_timer is None and self._first_packet_timer is None:
+            loop = asyncio.get_running_loop()
+            self._partial_timer = loop.call_later(self.settings.first_packet_timeout, self._partial_expired)
+
+    def _partial_expired(self) -> None:
+        self._partial_timer = None
+        core = self.core
+        if self.closing or core.authenticated or core.parser.idle:
+            return
+        log.info("closing %s:%s: a packet took over %ss before auth", *self.peer,
+                 self.settings.first_packet_timeout)  # fmt: skip
+        self.close(GOODBYE)
 
     def eof_received(self) -> bool | None:
         """The client closed its side: the usual goodbye, as for any other end (§2.4)."""
@@ -192,6 +241,7 @@ class Connection(asyncio.Protocol):
         self._detach()
         if self.transport is not None:
             self.server.connections.discard(self)
+            self.server.inbound.discard(self)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -322,10 +372,10 @@ class Connection(asyncio.Protocol):
         call = self.core.release()
         if call is not None:
             self.call_released(call)
-        for timer in (self._first_packet_timer, self._stall_timer, self._linger_timer):
+        for timer in (self._first_packet_timer, self._partial_timer, self._stall_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
-        self._first_packet_timer = self._stall_timer = self._linger_timer = None
+        self._first_packet_timer = self._partial_timer = self._stall_timer = self._linger_timer = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._events.clear()

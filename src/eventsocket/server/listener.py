@@ -74,6 +74,7 @@ class EventSocketServer:
         self.settings = settings
         self.acl = acl or AclRegistry()
         self.connections: set[Connection] = set()
+        self.inbound: set[Connection] = set()
         self._server: asyncio.Server | None = None
         self._jobs: set[asyncio.Task[None]] = set()
         self.jobs_started = 0

@@ -20,7 +20,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Sequence
 
-from eventsocket.protocol.framing import ContentLengthError, ProtocolError, RequestParser
+from eventsocket.protocol.framing import GOODBYE, ContentLengthError, ProtocolError, RequestParser
 from eventsocket.protocol.message import Request
 from eventsocket.server.backend import SwitchBackend
 from eventsocket.server.commands import COMMANDS, Command, dispatch
@@ -54,6 +54,7 @@ class ListenerCore(ListenerState):
         #: the framing error that ends the connection once the packets before it are handled
         self.failed: ProtocolError | None = None
         self.got_first_packet = False
+        self.packets = 0  # complete packets received so far
         self._handled_first = False
 
     # -- input ---------------------------------------------------------------------------------
@@ -71,6 +72,7 @@ class ListenerCore(ListenerState):
             self.failed = self.parser.failed
         if requests:
             self.got_first_packet = True
+            self.packets += len(requests)
             self.requests.extend(requests)
 
     @property
@@ -83,6 +85,8 @@ class ListenerCore(ListenerState):
         The awaitable does not raise (a failing command answers ``-ERR command failed``).
         """
         request = self.requests.popleft()
+        if not self.authenticated and self._too_big(request):
+            return None
         first = not self._handled_first
         if first:
             self._handled_first = True
@@ -107,6 +111,37 @@ class ListenerCore(ListenerState):
             self.reply("-ERR command failed")
         finally:
             self.muted = False
+
+    # -- before authentication ----------------------------------------------------------------------
+
+    def _too_big(self, request: Request) -> bool:
+        size = len(request.raw) + len(request.body or "")
+        if size <= self.settings.preauth_max_packet:
+            return False
+        self.refuse_oversized(size)
+        return True
+
+    def preauth_overflow(self) -> bool:
+        """Before authentication, the packet being received is already too big: refuse it."""
+        if self.authenticated or self.closing:
+            return False
+        size = self.parser.partial_size
+        if size <= self.settings.preauth_max_packet:
+            return False
+        self.refuse_oversized(size)
+        return True
+
+    def refuse_oversized(self, size: int) -> None:
+        """A packet over ``preauth-max-packet`` before authentication: log it and say goodbye."""
+        self.requests.clear()
+        self.backend.log(
+            4,
+            f"Rejecting a {size}-byte packet before authentication (preauth-max-packet "
+            f"{self.settings.preauth_max_packet})",
+            file="mod_event_socket.c",
+            function="read_packet",
+        )
+        self.close(GOODBYE)
 
     def framing_error_due(self) -> bool:
         """A framing error was read and every packet before it has been handled: time to close.

@@ -72,6 +72,8 @@ _EXTRA_PARAMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "backlog": ("backlog", _positive_int),
     "outbound-connect-timeout": ("outbound_connect_timeout", _positive_float),
     "retry-on-bind-error": ("retry_on_bind_error", _switch_true),
+    "max-connections": ("max_connections", _positive_int),
+    "preauth-max-packet": ("preauth_max_packet", _positive_int),
 }
 
 
@@ -96,11 +98,16 @@ class EventSocketSettings:
     * ``lost_events_limit``: events (or log lines) a connection may lose before it is closed.
     * ``write_stall_timeout``: seconds a write may make no progress before the connection is
       closed, so one stuck reader cannot hold memory forever.
-    * ``first_packet_timeout``: seconds a new client has to send its first command.
+    * ``first_packet_timeout``: seconds a new client has to send its first command; until it has
+      authenticated, also the longest any packet may take to arrive in full.
     * ``backlog``: the ``listen()`` backlog (FreeSWITCH uses 5, too small for a burst of clients).
     * ``retry_on_bind_error``: when the address is taken, retry every 100 ms as FreeSWITCH does
       (unless ``stop-on-bind-error`` is set); off by default, so ``eventsocket serve`` on a port
       in use says so and exits.
+    * ``max_connections``: inbound connections open at once; one more is told so and closed.
+    * ``preauth_max_packet``: the largest packet (header block and body) a client may send before
+      it has authenticated; a bigger one closes the connection, so strangers cannot park
+      16 MiB bodies in memory.
     * ``outbound_connect_timeout``: seconds the ``socket`` application waits for a host to accept
       before it tries the next one (FreeSWITCH blocks for the system's TCP timeout).
     * ``reply_event_hold``: seconds queued events wait after a reply, so that a command sent
@@ -124,6 +131,8 @@ class EventSocketSettings:
     reply_event_hold: float = 0.005
     outbound_connect_timeout: float = 5.0
     retry_on_bind_error: bool = False
+    max_connections: int = 2048
+    preauth_max_packet: int = 64 * 1024
 
     def __post_init__(self) -> None:
         # mod_event_socket's config() ends with "if (prefs.nat_map) prefs.nat_map = 0;".

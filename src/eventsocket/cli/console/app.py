@@ -22,7 +22,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.application import Application, run_in_terminal
 from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
@@ -31,6 +31,7 @@ from prompt_toolkit.output import Output
 from eventsocket import __version__
 from eventsocket.cli.console.commands import Dispatcher, Outcome, api_output, set_debug_level
 from eventsocket.cli.console.completion import ConsoleCompleter
+from eventsocket.cli.console.history import ConsoleHistory
 from eventsocket.cli.console.link import ConnectFailure, Link, LinkState, Target
 from eventsocket.cli.console.options import Settings
 from eventsocket.cli.console.profiles import DEFAULT_COLOR
@@ -413,7 +414,7 @@ class Console:
         except OSError as exc:
             self._error(f"history file {path}: {exc.strerror}; history is not saved")
             return InMemoryHistory()
-        return FileHistory(str(path))
+        return ConsoleHistory(path)
 
     def _toolbar(self) -> StyleAndTextTuples:
         link = self.link
