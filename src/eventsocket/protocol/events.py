@@ -36,7 +36,7 @@ from typing import Literal, TypeVar, overload
 
 import orjson
 
-from eventsocket.protocol.urlcode import url_decode, url_decode_bytes, url_encode
+from eventsocket.protocol.urlcode import ENCODED, url_decode, url_decode_bytes, url_encode
 
 __all__ = [
     "CONTENT_TYPES",
@@ -844,10 +844,17 @@ def _array_text(value: list[str]) -> str:
 def to_plain(headers: Iterable[tuple[str, HeaderValue]], body: str | None) -> bytes:
     """``switch_event_serialize``: ``Name: url-encoded value`` lines, then the body."""
     enc = url_encode
-    text = "".join([
-        f"{key}: {(enc(value) if value.__class__ is str else enc(_array_text(value))) or '_undef_'}\n"  # type: ignore[arg-type]
-        for key, value in headers
-    ])
+    known = ENCODED.get  # memoized encodings, looked up without a call per header
+    if headers.__class__ is not list:
+        headers = list(headers)
+    try:
+        # "" encodes to "" (cached or not): ``or`` falls through to _undef_, as FreeSWITCH writes it
+        text = "".join([f"{key}: {known(value) or enc(value) or '_undef_'}\n" for key, value in headers])  # type: ignore[arg-type]
+    except TypeError:  # an array value (unhashable): printed as FreeSWITCH does
+        text = "".join([
+            f"{key}: {(enc(value) if value.__class__ is str else enc(_array_text(value))) or '_undef_'}\n"  # type: ignore[arg-type]
+            for key, value in headers
+        ])
     if body:
         raw = body.encode("utf-8", "surrogateescape")
         return (text + f"Content-Length: {len(raw)}\n\n").encode("utf-8", "surrogateescape") + raw

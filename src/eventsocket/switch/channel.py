@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from operator import attrgetter
 
 from eventsocket.protocol.events import Event, HeaderValue
 
@@ -203,21 +204,39 @@ class CallerProfile:
     hold_accum: int = 0
 
     def headers(self, prefix: str) -> Iterator[tuple[str, str]]:
-        yield f"{prefix}-Direction", self.direction
-        yield f"{prefix}-Logical-Direction", self.logical_direction
+        """``switch_caller_profile_event_set_data`` under ``prefix``.
+
+        Every event of a call carries its profiles, which change a few times per call: the
+        lines are built once per distinct profile content (the snapshot of every field they
+        read is the cache key, so any change to a field is seen) and shared.
+        """
+        key = (prefix, _PROFILE_SNAPSHOT(self))
+        cached = _PROFILE_HEADERS.get(key)
+        if cached is None:
+            if len(_PROFILE_HEADERS) >= _PROFILE_HEADERS_LIMIT:
+                _PROFILE_HEADERS.clear()
+            cached = _PROFILE_HEADERS[key] = self._build_headers(prefix)
+        return iter(cached)
+
+    def _build_headers(self, prefix: str) -> tuple[tuple[str, str], ...]:
+        out = [
+            (f"{prefix}-Direction", self.direction),
+            (f"{prefix}-Logical-Direction", self.logical_direction),
+        ]
         for attr, name in _PROFILE_TEXT:
             value = getattr(self, attr)
             if attr.startswith("orig_caller_id_"):
                 # only beside a current caller id (switch_caller_profile_event_set_data)
                 if value and getattr(self, attr[len("orig_") :]):
-                    yield f"{prefix}-{name}", value
+                    out.append((f"{prefix}-{name}", value))
             elif value:
-                yield f"{prefix}-{name}", value
+                out.append((f"{prefix}-{name}", value))
         for attr, name in _PROFILE_TIMES:
-            yield f"{prefix}-{name}", str(getattr(self, attr))
-        yield f"{prefix}-Screen-Bit", "true"
-        yield f"{prefix}-Privacy-Hide-Name", "false"
-        yield f"{prefix}-Privacy-Hide-Number", "false"
+            out.append((f"{prefix}-{name}", str(getattr(self, attr))))
+        out.append((f"{prefix}-Screen-Bit", "true"))
+        out.append((f"{prefix}-Privacy-Hide-Name", "false"))
+        out.append((f"{prefix}-Privacy-Hide-Number", "false"))
+        return tuple(out)
 
     def field(self, name: str) -> str | None:
         """``switch_caller_get_field_by_name``: a profile field by its variable name (any case)."""
@@ -243,6 +262,25 @@ class CallerProfile:
 
     def copy(self) -> CallerProfile:
         return CallerProfile(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+# every field CallerProfile.headers reads, as one tuple (built in C)
+_PROFILE_SNAPSHOT = attrgetter(
+    "direction", "logical_direction", *(a for a, _ in _PROFILE_TEXT), *(a for a, _ in _PROFILE_TIMES)
+)
+_PROFILE_HEADERS: dict[tuple[str, tuple[object, ...]], tuple[tuple[str, str], ...]] = {}
+_PROFILE_HEADERS_LIMIT = 4096
+# ``variable_<name>`` header names, built once per variable name (bounded like the profiles)
+_VARIABLE_NAMES: dict[str, str] = {}
+
+
+def _variable_header(name: str) -> str:
+    header = _VARIABLE_NAMES.get(name)
+    if header is None:
+        if len(_VARIABLE_NAMES) >= _PROFILE_HEADERS_LIMIT:
+            _VARIABLE_NAMES.clear()
+        header = _VARIABLE_NAMES[name] = f"variable_{name}"
+    return header
 
 
 @dataclass(slots=True)
@@ -367,15 +405,28 @@ class Channel:
         if with_variables is None:
             with_variables = event_name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
         if with_variables:
-            headers.extend((f"variable_{k}", v) for k, v in self.variables.items())
+            variables = self.variables
+            headers.extend(zip(map(_variable_header, variables), variables.values(), strict=True))
         return headers
 
     def add_data(self, event: Event, *, with_variables: bool | None = None) -> Event:
         """Append the channel data to ``event`` (the hot path of every channel event)."""
+        data = self.data_headers(event.name, with_variables=with_variables)
+        values = [value for _, value in data]
+        try:
+            # the usual case, checked in C: no empty value and no ARRAY:: value
+            plain = all(values) and "\0ARRAY::" not in "\0" + "\0".join(values)  # type: ignore[arg-type]
+        except TypeError:  # a value is already an array
+            plain = False
+        if plain:
+            event.headers.extend(data)
+            event.invalidate()
+            return event
         append = event.headers.append
-        for key, value in self.data_headers(event.name, with_variables=with_variables):
+        for key, value in data:
             if not value:
                 event.delete(key)  # an empty value removes, as for any event header
+                append = event.headers.append  # delete() replaced the list
             elif isinstance(value, str) and value.startswith("ARRAY::"):
                 append((key, value[7:].split("|:")))
             else:
