@@ -81,9 +81,16 @@ class Connection(asyncio.Protocol):
     """The server side of one TCP connection (inbound mode)."""
 
     def __init__(
-        self, server: ServerContext, *, outbound: bool = False, async_mode: bool = True, full: bool = True
+        self,
+        server: ServerContext,
+        *,
+        outbound: bool = False,
+        async_mode: bool = True,
+        full: bool = True,
+        greeted: bool = False,
     ) -> None:
         self.server = server
+        self.greeted = greeted  # the listener already sent the greeting (it passed the ACL and the limit)
         self.backend = server.backend
         self.settings = server.settings
         self.core = ListenerCore(
@@ -145,6 +152,12 @@ class Connection(asyncio.Protocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), int(peer[1]))
         self.server.connections.add(self)
+        if self.greeted:
+            self.server.inbound.add(self)
+            if self.settings.debug:
+                log.info("connection from %s:%s", *self.peer)
+            self._arm_first_packet_timer()
+            return
         rejecting = self.server.acl.first_rejecting(self.settings.apply_inbound_acl, self.peer[0])
         if rejecting is not None:
             self.backend.log(
