@@ -95,3 +95,16 @@ async def test_dtmf_over_sendmsg(calls: Calls) -> None:
     await calls.fired(b, "CHANNEL_PARK")
     assert calls.var(b, "got") == "321"
     assert calls.var(b, "read_result") == "success"
+
+
+@virtual
+async def test_read_reports_the_terminator_pressed(calls: Calls) -> None:
+    """``read_terminator_used`` is the key that ended the input, not the list of terminators."""
+    uuid = await calls.parked("null/1000 &park")
+    app_uuid = calls.start(uuid, "read", "1 4 silence code 5000 #*")
+    await calls.fired(uuid, "CHANNEL_EXECUTE", count=2)
+    await calls.api("uuid_recv_dtmf", f"{uuid} 12*")
+    done = await calls.completed(uuid, app_uuid)
+    assert done["variable_code"] == "12"
+    assert done["variable_read_terminator_used"] == "*"
+    assert done["variable_read_result"] == "success"

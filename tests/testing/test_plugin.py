@@ -41,6 +41,18 @@ def test_three_lines_in_strict_mode(pytester: pytest.Pytester) -> None:
     run(pytester).assert_outcomes(passed=1)
 
 
+def test_a_plain_function_test_is_told_to_be_async(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_blocking(switch):
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_blocking uses the eventsocket switch, so it must be `async def`*"])
+
+
 def test_without_pytest_asyncio_the_plugin_runs_async_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

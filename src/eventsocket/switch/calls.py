@@ -199,7 +199,7 @@ class CallManager:
         if "origination_callee_id_number" in variables:
             profile.callee_id_number = variables["origination_callee_id_number"]
         profile.destination_number = destination
-        profile.source = "src/switch_ivr_originate.c" if caller is not None else endpoint.module
+        profile.source = endpoint.module  # the endpoint module names itself (null: mod_loopback)
         profile.dialplan = ""
         session = self._new_session(endpoint, name, "outbound", profile, variables.get("origination_uuid"))
         session.set_variable("originate_early_media", "false")

@@ -292,10 +292,16 @@ def _handled_by_pytest_asyncio(item: pytest.Function) -> bool:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run an ``async def`` test on its switch's loop when no other plugin runs it."""
     loop = pyfuncitem.stash.get(LOOP_KEY, None)
-    if loop is None or not inspect.iscoroutinefunction(pyfuncitem.obj):
+    if loop is None or _handled_by_pytest_asyncio(pyfuncitem):
         return None
-    if _handled_by_pytest_asyncio(pyfuncitem):
-        return None
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        # the switch runs on the loop, which does not run during a plain function: a client
+        # would wait for it forever
+        pytest.fail(
+            f"{pyfuncitem.name} uses the eventsocket switch, so it must be `async def` "
+            "(run blocking clients in a thread from it)",
+            pytrace=False,
+        )
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
     loop.run_until_complete(pyfuncitem.obj(**kwargs))

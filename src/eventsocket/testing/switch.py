@@ -170,6 +170,7 @@ class EmbeddedSwitch(Recorder):
             return
         if self.virtual_time:
             self.vt = install(asyncio.get_running_loop(), window=self.window)
+            self.vt.resume()
         core = build_switch(self._conf, clock=VirtualClock(), heartbeat_interval=self.heartbeat)
         core.calls.add_endpoint(ScriptedSimEndpoint(self.far_ends))
         core.bus.subscribe(self.record)
@@ -196,6 +197,9 @@ class EmbeddedSwitch(Recorder):
             task.cancel()
         await server.stop()
         await core.stop()
+        if self.vt is not None:
+            # a loop that outlives the test (a module-scoped one) runs on real time again
+            self.vt.pause()
 
     @property
     def conf(self) -> ConfDir:

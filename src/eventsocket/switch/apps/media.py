@@ -123,6 +123,7 @@ async def collect_digits(
         while session.dtmf:
             digit = session.dtmf.popleft()
             if terminators and digit in terminators:
+                session.set_variable("read_terminator_used", digit)  # the key that ended it
                 return digits, "terminator"
             digits += digit
             if max_digits and len(digits) >= max_digits:
@@ -155,12 +156,13 @@ async def read(session: Session, data: str) -> None:
     timeout = atoi(args[4]) / 1000.0 if len(args) > 4 else 5.0
     terminators = args[5] if len(args) > 5 else "#"
     digit_timeout = atoi(args[6]) / 1000.0 if len(args) > 6 else timeout
+    # switch_ivr_read: clear the result and the variable, give the caller early media
+    session.set_variable("read_result", None)
     session.set_variable(var_name, None)
+    session.pre_answer()
     if sound and sound.lower() != "silence" and await play_file(session, sound, collect=True) == "hangup":
         return
     digits, how = await collect_digits(session, max_digits, timeout, digit_timeout, terminators)
-    if how == "terminator":
-        session.set_variable("read_terminator_used", terminators)
     session.set_variable(var_name, digits or None)
     # switch_ivr_read: too few digits is a failure, a timeout stays a timeout
     if how == "hangup" or len(digits) < min_digits:
@@ -204,8 +206,6 @@ async def play_and_get_digits(session: Session, data: str) -> None:
         digits, how = await collect_digits(session, max_digits, timeout, digit_timeout, terminators)
         if how == "hangup":
             return
-        if how == "terminator":
-            session.set_variable("read_terminator_used", terminators)
         valid = len(digits) >= min_digits and (
             regex is None
             or regex.fullmatch(digits) is not None
