@@ -127,9 +127,10 @@ def flood_figure(server: ServerProcess, requests: int, seconds: float) -> tuple[
     probe.close()
     p99 = percentile(latencies, 0.99)
     line = (
-        f"flood: one client pipelining {requests:,} `api show api` without reading ({sent[0]:,} sent "
-        f"before the server stopped reading it): server RSS {base:.0f} MB before, at most {most[0]:.0f} MB "
-        f"during (+{growth:.0f} MB; bound +{RSS_BOUND_MB} MB: {'met' if growth <= RSS_BOUND_MB else 'NOT met'}); "
+        f"flood: one client pipelining {requests:,} `api show api` without reading ({sent[0]:,} "
+        f"written into the socket): server RSS {base:.0f} MB before, at most {most[0]:.0f} MB "
+        f"during (+{growth:.0f} MB; bound +{RSS_BOUND_MB} MB: "
+        f"{'met' if growth <= RSS_BOUND_MB else 'NOT met'}); "
         f"another client's `api status` over {seconds:.0f} s: p50 {statistics.median(latencies):.2f} ms, "
         f"p99 {p99:.2f} ms, max {max(latencies):.2f} ms ({len(latencies)} round trips, all answered right: "
         f"{'yes' if ok else 'NO'}; target p99 < 50 ms: {'met' if p99 < 50 else 'NOT met'})"
@@ -233,7 +234,9 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--load":
         load_main(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small counts: checks the bench works")
     parser.add_argument("--loop", choices=("default", "asyncio"), default="default")
     parser.add_argument("--only", default="flood,greeting")
@@ -256,7 +259,8 @@ def main() -> int:
     finally:
         status = server.stop()
         problems = server.log_problems()
-        print(f"server stopped with SIGTERM: exit status {status}; {len(problems)} warning/error lines in its log")
+        print(f"server stopped with SIGTERM: exit status {status}; "
+              f"{len(problems)} warning/error lines in its log")
         server.cleanup()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if ok else 1
