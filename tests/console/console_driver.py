@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from prompt_toolkit.input import PipeInput, create_pipe_input
@@ -76,6 +76,40 @@ class Driver:
         if not self.task.done():
             self.send("/exit\r")
         return await asyncio.wait_for(self.task, WAIT)
+
+
+@asynccontextmanager
+async def fake_switch(answers: dict[str, str | None], delays: dict[str, float] | None = None,
+                      ) -> AsyncIterator[tuple[int, list[str]]]:
+    """A stand-in server speaking FreeSWITCH's texts: it accepts any password and answers
+    ``api <command>`` from ``answers`` (None: never answers; missing: FreeSWITCH's "Command
+    not found"), one request after the other as FreeSWITCH does, a command of ``delays``
+    that many seconds late. Yields its port and the lines it received."""
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Content-Type: auth/request\n\n")
+        while True:
+            try:
+                line = (await reader.readuntil(b"\n\n")).decode().split("\n", 1)[0]
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            seen.append(line)
+            if line.startswith("api "):
+                command = line[4:]
+                body = answers.get(command, f"-ERR {command.split(' ')[0]} Command not found!\n")
+                if body is not None:
+                    await asyncio.sleep((delays or {}).get(command, 0.0))
+                    data = body.encode()
+                    writer.write(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(data) + data)
+                    seen.append(f"answered {line}")
+            else:
+                writer.write(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1], seen
 
 
 @contextmanager

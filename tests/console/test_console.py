@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from console_driver import Driver, free_port, pipe_input, settings_for
+from console_driver import Driver, fake_switch, free_port, pipe_input, settings_for
 
 from esl_harness import Harness, start_harness, stop_harness
 from eventsocket.client import connect
@@ -294,6 +294,25 @@ async def test_reconnect_after_the_server_restarts(tmp_path: Path) -> None:
         await stop_harness(h)
 
 
+async def test_a_command_that_times_out_leaves_the_console_usable(tmp_path: Path) -> None:
+    # FreeSWITCH answers a connection's commands in order: a late reply comes before the next one
+    answers = {"switchname": "fs1", "hostname": "fs1.example", "status": "UP at last\n",
+               "echo still here": "still here"}
+    async with fake_switch(answers, {"status": 0.5}) as (port, seen):
+        with pipe_input() as pipe:
+            d = Driver(settings_for(tmp_path, "-P", str(port), "-q", "-t", "100"), pipe)
+            await d.ready()
+            assert d.console.prompt == "freeswitch@fs1> "
+            d.send("status\r")
+            await d.wait_for("Request timed out.\n")
+            await d.until(lambda: "answered api status" in seen, "the late reply")
+            d.send("echo still here\r")
+            await d.wait_for("still here\n")
+            assert await d.finish() == 0
+    assert [line for line in seen if not line.startswith("answered")][:3] == [
+        "auth ClueCon", "api switchname", "api hostname"]  # as fs_cli starts
+
+
 async def test_debug_messages_print_above_the_prompt(harness: Harness, tmp_path: Path) -> None:
     with pipe_input() as pipe:
         d = Driver(settings_for(tmp_path, "-P", str(harness.port), "-q", "-d", "7"), pipe)
@@ -315,7 +334,7 @@ async def test_disconnect_without_reconnect_ends_the_console(tmp_path: Path) -> 
 
 async def test_arguments_complete_from_console_complete_when_the_server_has_it(tmp_path: Path) -> None:
     """A FreeSWITCH answers ``console_complete`` (its own completion tables); the console asks it
-    for arguments. A small stand-in server speaks FreeSWITCH's texts for the three commands used."""
+    for arguments. A stand-in server speaks FreeSWITCH's texts for the commands used."""
     from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.document import Document
 
@@ -328,25 +347,7 @@ async def test_arguments_complete_from_console_complete_when_the_server_has_it(t
         "show api as json": show_api,
         "console_complete sofia status profile ": f"[{'internal':>20}]\t[{'external':>20}]\t\n\nwrite=0:",
     }
-    seen: list[str] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"Content-Type: auth/request\n\n")
-        while True:
-            try:
-                request = (await reader.readuntil(b"\n\n")).decode()
-            except asyncio.IncompleteReadError:
-                break
-            line = request.split("\n", 1)[0]
-            seen.append(line)
-            if line.startswith("api "):
-                body = answers.get(line[4:], f"-ERR {line[4:]} Command not found!\n").encode()
-                writer.write(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body)
-            else:
-                writer.write(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    async with server, await connect("127.0.0.1", server.sockets[0].getsockname()[1]) as conn:
+    async with fake_switch(answers) as (port, seen), await connect("127.0.0.1", port) as conn:
         completer = ConsoleCompleter(lambda: conn)
         await completer.refresh()
         document = Document("sofia status profile ")

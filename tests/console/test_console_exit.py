@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from console_driver import free_port, pipe_input, settings_for
+from console_driver import fake_switch, free_port, pipe_input, settings_for
 
 from esl_harness import Harness, start_harness, stop_harness
 from eventsocket.cli.console.app import Console
@@ -86,23 +86,8 @@ async def test_acl_rejection_is_one_line(acl_harness: Harness, tmp_path: Path) -
                    "Access Denied, go away.]\n")
 
 
-async def silent_server() -> tuple[asyncio.Server, int]:
-    """Accepts the password and then never answers: an API command that takes forever."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"Content-Type: auth/request\n\n")
-        await reader.readuntil(b"\n\n")
-        writer.write(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-        await reader.read()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
-
-
 async def test_timeout_exits_254(tmp_path: Path) -> None:
-    server, port = await silent_server()
-    async with server:
+    async with fake_switch({"status": None}) as (port, _):  # a command that never answers
         code, out, _ = await run_console(tmp_path, "-P", str(port), "-t", "50", "-x", "status")
     assert (code, out) == (254, "Request timed out.\n")
 

@@ -782,3 +782,16 @@ def test_frame_parser_returns_frames_before_a_framing_error() -> None:
         parser.feed(b"more")
     with pytest.raises(ProtocolError):  # nothing before the error: raised at once
         FrameParser(max_body=10).feed(b"Content-Length: 99\n\n")
+
+
+def test_log_line_round_trip() -> None:
+    from eventsocket.protocol.message import LogLine
+
+    line = LogLine("2026-12-04 [INFO] café\n", 6, 3, "switch_core.c", "fn", 42, "uuid-1")
+    data = line.frame()
+    assert data == framing.log_frame(line.text, 6, 3, "switch_core.c", "fn", 42, "uuid-1")
+    (frame,) = FrameParser().feed(data)
+    assert frame.content_type == "log/data"
+    assert LogLine.from_frame(frame) == line
+    frame.headers = [(k, "7x" if k == "Log-Level" else v) for k, v in frame.headers]
+    assert LogLine.from_frame(frame).level == 7  # read with atoi, as libesl does

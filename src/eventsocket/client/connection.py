@@ -42,6 +42,7 @@ from eventsocket.client.events import Event, EventFormat
 from eventsocket.client.queues import BoundedQueue, OverflowPolicy
 from eventsocket.client.results import ApiResponse, CommandReply, LogLine
 from eventsocket.protocol import selection
+from eventsocket.protocol.eventlist import ALL, CUSTOM, event_format, lookup_event_name, parse_event_list
 from eventsocket.protocol.framing import FrameParser, ProtocolError
 from eventsocket.protocol.message import Frame, Request
 from eventsocket.protocol.selection import MYEVENTS_TYPES
@@ -136,7 +137,12 @@ def filters_accept(filters: list[tuple[str, str]], event: Event) -> bool:
 
 
 def normalize_event_name(name: str) -> str:
+    """An event name as the server reads it (``switch_name_event``: any case, ``SWITCH_EVENT_``
+    prefix); a name the server does not know is kept, upper-cased, for handler keys."""
     check_word(name, "event name")
+    known = lookup_event_name(name)
+    if known is not None:
+        return known
     upper = name.upper()
     return upper[13:] if upper.startswith("SWITCH_EVENT_") else upper
 
@@ -175,32 +181,29 @@ class _SubscriptionState:
         return self.user_wants(event.name) and filters_accept(self.filters, event)
 
     def apply_event(self, names: list[str]) -> None:
-        custom = False
-        for token in names:
-            if custom:
-                self.subclasses.add(token)
+        """Mirror ``event NAMES``, read with the server's own grammar (unknown names skipped)."""
+        for key in parse_event_list(names):
+            if key.subclass is not None:
+                self.subclasses.add(key.subclass)
                 continue
-            name = normalize_event_name(token)
-            if name == "ALL":
+            name = key.name
+            if name == ALL:
                 self.all = True
                 self.nixed.clear()
             elif self.all:
                 self.nixed.discard(name)
             self.names.add(name)
-            if name == "CUSTOM":
-                custom = True
 
     def apply_nixevent(self, names: list[str]) -> None:
-        custom = False
-        for token in names:
-            if custom:
-                self.subclasses.discard(token)
+        """Mirror ``nixevent NAMES``."""
+        for key in parse_event_list(names):
+            if key.subclass is not None:
+                self.subclasses.discard(key.subclass)
                 continue
-            name = normalize_event_name(token)
-            if name == "CUSTOM":
-                custom = True
+            name = key.name
+            if name == CUSTOM:
                 continue
-            if name == "ALL":
+            if name == ALL:
                 self.all = False
                 self.names.clear()
                 self.nixed.clear()
@@ -885,8 +888,8 @@ class BaseConnection:
         Names after ``"CUSTOM"`` are subclasses: ``subscribe("CUSTOM", "sofia::register")``.
         ``format`` switches the format of every event on this connection.
         """
-        if names and format is None and names[0].lower() in _FORMATS:  # subscribe("json", "ALL")
-            format, names = cast(EventFormat, names[0].lower()), names[1:]
+        if names and format is None and event_format(names[0]) is not None:  # subscribe("json", "ALL")
+            format, names = event_format(names[0]), names[1:]
         if not names:
             raise InvalidArgumentError("subscribe() needs at least one event name")
         tokens = [check_word(n, "event name") for n in names]
@@ -909,15 +912,16 @@ class BaseConnection:
         wire: list[str] = []
         custom = False
         for token in tokens:
-            if not custom and normalize_event_name(token) in state.internal:
+            name = None if custom else lookup_event_name(token)
+            if name is not None and name in state.internal:
                 continue  # the client still needs it; hide it instead
-            custom = custom or normalize_event_name(token) == "CUSTOM"
+            custom = custom or name == CUSTOM
             wire.append(token)
         state.apply_nixevent(tokens)
         lines: list[str] = []
         if wire:
             lines.append("nixevent " + " ".join(wire))
-        if any(normalize_event_name(t) == "ALL" for t in wire) and state.internal:
+        if any(key == (ALL, None) for key in parse_event_list(wire)) and state.internal:
             lines.append("event " + " ".join(sorted(state.internal)))
         if not lines:
             return CommandReply("+OK events nixed")

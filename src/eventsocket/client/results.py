@@ -1,4 +1,5 @@
-"""Typed results of requests: command replies, API responses, log lines."""
+"""Typed results of requests: command replies, API responses, log lines (the protocol
+layer's :class:`~eventsocket.protocol.message.LogLine`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 
 from eventsocket.client.errors import CommandError
 from eventsocket.client.events import Event
-from eventsocket.protocol.message import Frame
+from eventsocket.protocol.message import Frame, LogLine
 
 __all__ = ["ApiResponse", "CommandReply", "LogLine"]
 
@@ -80,31 +81,3 @@ class ApiResponse:
 
     def __str__(self) -> str:
         return self.body
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One ``log/data`` frame."""
-
-    text: str
-    level: int
-    channel: int
-    file: str
-    function: str
-    line: int
-    user_data: str
-
-    @classmethod
-    def from_frame(cls, frame: Frame) -> LogLine:
-        def num(name: str) -> int:
-            try:
-                return int(frame.get(name) or 0)
-            except ValueError:
-                return 0
-
-        return cls(frame.body.decode("utf-8", "replace"), num("Log-Level"), num("Text-Channel"),
-                   frame.get("Log-File") or "", frame.get("Log-Func") or "", num("Log-Line"),
-                   frame.get("User-Data") or "")
-
-    def __str__(self) -> str:
-        return self.text

@@ -25,7 +25,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
@@ -43,7 +44,10 @@ __all__ = ["SEQUENCE_HEADER", "EventCache", "Feed", "ack_position", "durable_nam
 log = logging.getLogger("eventsocket.gateway.feed")
 
 SEQUENCE_HEADER = "Gateway-Stream-Sequence"
-_ACK_EVERY = 64
+# a durable listener's events are acknowledged this long after they were handed to its
+# connection, by then written to the client's socket (acknowledging at once could
+# acknowledge an event still queued in a gateway that dies the next moment)
+ACK_DELAY = 0.2
 # bounds of what NATS pushes ahead of a durable listener's acknowledgements
 _DURABLE_MAX_PENDING = 20_000
 
@@ -128,8 +132,9 @@ class Feed:
         self._generation = 0  # which subscription is the current one (older ones may still deliver)
         self._consumer: str | None = None
         self._cseq = 0  # consumer sequence of the last message, to notice gaps
-        self._unacked: Msg | None = None
-        self._unacked_count = 0
+        self._unacked: deque[tuple[float, str]] = deque()  # (handed over at, reply subject)
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._acking: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._closed = False
         self._repair: asyncio.Task[None] | None = None
@@ -220,6 +225,12 @@ class Feed:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         await self._flush_ack()
+        # what is not due yet belongs to this consumer: an acknowledgement must never reach
+        # the next one of the same (durable) name, whose sequences start afresh
+        self._unacked.clear()
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
         consumer, self._consumer = self._consumer, None
         if consumer is not None and self.durable is None:
             with contextlib.suppress(Exception):
@@ -268,7 +279,7 @@ class Feed:
         position = ack_position(msg.reply)
         if position is None:  # a status message (idle heartbeat, flow control): nothing to deliver
             return
-        seq, cseq, pending = position
+        seq, cseq, _pending = position
         if self._cseq and cseq != self._cseq + 1:
             # the client library dropped messages (slow consumer): start again after the last one
             log.warning("consumer gap (%d after %d): repairing", cseq, self._cseq)
@@ -288,15 +299,28 @@ class Feed:
             event.headers.append((SEQUENCE_HEADER, str(seq)))
         self.delivered += 1
         self.deliver(event)
-        if self.durable:
-            self._unacked = msg
-            self._unacked_count += 1
-            if self._unacked_count >= _ACK_EVERY or pending == 0:
-                await self._flush_ack()
+        if self.durable and msg.reply:
+            self._unacked.append((time.monotonic(), msg.reply))
+            if self._ack_timer is None:
+                self._ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._ack_due)
+
+    def _ack_due(self) -> None:
+        self._ack_timer = None
+        if self._closed:
+            return
+        task = asyncio.ensure_future(self._flush_ack())
+        self._acking.add(task)
+        task.add_done_callback(self._acking.discard)
+        if self._unacked:
+            self._ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY / 2, self._ack_due)
 
     async def _flush_ack(self) -> None:
-        msg, self._unacked = self._unacked, None
-        self._unacked_count = 0
-        if msg is not None and msg.reply:
+        """Acknowledge (AckPolicy.ALL: up to it) the newest event handed over ACK_DELAY ago."""
+        unacked = self._unacked
+        due = time.monotonic() - ACK_DELAY
+        reply: str | None = None
+        while unacked and unacked[0][0] <= due:
+            reply = unacked.popleft()[1]
+        if reply is not None:
             with contextlib.suppress(Exception):
-                await self.nc.publish(msg.reply, b"+ACK")  # AckPolicy.ALL: everything up to it
+                await self.nc.publish(reply, b"+ACK")

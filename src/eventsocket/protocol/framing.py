@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 
 from eventsocket.protocol.compat import atoi as atoi  # re-exported for existing importers
-from eventsocket.protocol.message import Frame, Request
+from eventsocket.protocol.message import Frame, LogLine, Request
 
 MAX_HEADER_BLOCK = 10 * 1024 * 1024
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
@@ -326,10 +326,5 @@ def linger_frame(session_uuid: str, channel_name: str, linger_time: int) -> byte
 def log_frame(
     text: str, level: int, channel: int, file: str, func: str, line: int, user_data: str = ""
 ) -> bytes:
-    body = _enc(text)
-    head = (
-        f"Content-Type: log/data\nContent-Length: {len(body)}\nLog-Level: {level}\n"
-        f"Text-Channel: {channel}\nLog-File: {file}\nLog-Func: {func}\nLog-Line: {line}\n"
-        f"User-Data: {user_data}\n\n"
-    )
-    return _enc(head) + body
+    """A ``log/data`` message (see :class:`~eventsocket.protocol.message.LogLine`)."""
+    return LogLine(text, level, channel, file, func, line, user_data).frame()

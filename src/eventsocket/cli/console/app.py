@@ -282,6 +282,7 @@ class Console:
                 out(await api_output(conn, command, self.settings.timeout))
             except RequestTimeoutError:
                 out("Request timed out.\n")
+                await self.link.close(timeout=0)  # the server is stuck: no goodbye (fs_cli neither)
                 return EXIT_TIMEOUT
             except ConnectionLostError as exc:
                 self._error(f"Error: {exc}")

@@ -170,10 +170,11 @@ class Link:
             await asyncio.sleep(max(0.0, delay * (1.0 + random.uniform(-policy.jitter, policy.jitter))))
             delay = min(delay * policy.factor, policy.max_delay)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 2.0) -> None:
+        """Say ``exit`` and close, waiting at most ``timeout`` for the server (0: at once)."""
         conn, self.conn = self.conn, None
         if conn is not None:
-            await conn.close()
+            await conn.close(timeout)
 
     def status(self) -> str:
         """The status line's text."""
