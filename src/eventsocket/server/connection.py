@@ -58,6 +58,9 @@ log = logging.getLogger("eventsocket.connection")
 
 WRITE_HIGH_WATER = 1024 * 1024
 MAX_PENDING_REQUESTS = 1024
+#: One turn of request handling: so many requests, or so many bytes of replies, then the others' turn.
+TURN_REQUESTS = 64
+TURN_BYTES = 256 * 1024
 
 
 class ServerContext(Protocol):
@@ -78,9 +81,16 @@ class Connection(asyncio.Protocol):
     """The server side of one TCP connection (inbound mode)."""
 
     def __init__(
-        self, server: ServerContext, *, outbound: bool = False, async_mode: bool = True, full: bool = True
+        self,
+        server: ServerContext,
+        *,
+        outbound: bool = False,
+        async_mode: bool = True,
+        full: bool = True,
+        greeted: bool = False,
     ) -> None:
         self.server = server
+        self.greeted = greeted  # the listener already sent the greeting (it passed the ACL and the limit)
         self.backend = server.backend
         self.settings = server.settings
         self.core = ListenerCore(
@@ -97,6 +107,7 @@ class Connection(asyncio.Protocol):
         self.closing = False
         self._busy = False
         self._reading_paused = False
+        self._turn_scheduled = False
         self._events: deque[Event] = deque()
         self._logs: deque[LogRecord] = deque()
         self._flush_scheduled = False
@@ -141,6 +152,12 @@ class Connection(asyncio.Protocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), int(peer[1]))
         self.server.connections.add(self)
+        if self.greeted:
+            self.server.inbound.add(self)
+            if self.settings.debug:
+                log.info("connection from %s:%s", *self.peer)
+            self._arm_first_packet_timer()
+            return
         rejecting = self.server.acl.first_rejecting(self.settings.apply_inbound_acl, self.peer[0])
         if rejecting is not None:
             self.backend.log(
@@ -192,10 +209,9 @@ class Connection(asyncio.Protocol):
             if self._first_packet_timer is not None:
                 self._first_packet_timer.cancel()
                 self._first_packet_timer = None
-            if len(core.requests) > MAX_PENDING_REQUESTS and self.transport and not self._reading_paused:
-                self._reading_paused = True
-                self.transport.pause_reading()
-        if not self._busy:
+            if len(core.requests) > MAX_PENDING_REQUESTS:
+                self._update_reading()
+        if not self._busy and not self._turn_scheduled:
             self._process()
         if not core.authenticated:
             self._watch_preauth(core.packets != packets)
@@ -244,7 +260,9 @@ class Connection(asyncio.Protocol):
             self.server.inbound.discard(self)
 
     def pause_writing(self) -> None:
+        """The peer is not reading: stop reading its requests too, so replies cannot pile up."""
         self._write_paused = True
+        self._update_reading()
         if self._stall_timer is None:
             loop = asyncio.get_running_loop()
             self._stall_timer = loop.call_later(self.settings.write_stall_timeout, self._write_stalled)
@@ -254,7 +272,29 @@ class Connection(asyncio.Protocol):
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
+        self._update_reading()
+        if self.core.requests and not self._busy:
+            self._schedule_turn()
         self._schedule_flush()
+
+    def _update_reading(self) -> None:
+        """Read while the peer drains what we write and the queue of its requests is short.
+
+        This is the backpressure: a client that sends faster than it reads finds the socket
+        full, and the server holds at most a write buffer, one turn of replies and the
+        queued requests for it, whatever the client does.
+        """
+        transport = self.transport
+        if transport is None or self.closing:
+            return
+        queued = len(self.core.requests)
+        if self._reading_paused:
+            if not self._write_paused and queued < MAX_PENDING_REQUESTS // 2:
+                self._reading_paused = False
+                transport.resume_reading()
+        elif self._write_paused or queued > MAX_PENDING_REQUESTS:
+            self._reading_paused = True
+            transport.pause_reading()
 
     def _write_stalled(self) -> None:
         self._stall_timer = None
@@ -269,10 +309,20 @@ class Connection(asyncio.Protocol):
     # -- command processing ------------------------------------------------------------------
 
     def _process(self) -> None:
-        """Handle queued requests in order until one has to wait; write what they produced."""
+        """Handle queued requests in order until one has to wait; write what they produced.
+
+        One turn handles at most ``TURN_REQUESTS`` requests (or ``TURN_BYTES`` of replies),
+        then lets the event loop serve everyone else before the next turn, and no turn
+        starts while the peer is not reading what we wrote.
+        """
         core = self.core
-        while core.requests and not self._busy and not self.closing:
+        handled = 0
+        while core.requests and not self._busy and not self.closing and not self._write_paused:
+            if handled >= TURN_REQUESTS or core.outbox_size >= TURN_BYTES:
+                self._schedule_turn()
+                break
             pending = core.handle_next()
+            handled += 1
             if core.actions:
                 self._run_actions()
             if pending is not None:
@@ -280,10 +330,9 @@ class Connection(asyncio.Protocol):
                 self._task = asyncio.ensure_future(self._finish(pending))
                 break
         self._write_out()
-        if self._reading_paused and len(core.requests) < MAX_PENDING_REQUESTS // 2 and self.transport:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        if self._busy or self.closing:
+        if self._reading_paused:
+            self._update_reading()
+        if self._busy or self.closing or core.requests:
             return
         if core.framing_error_due():
             # every packet read before the bad one has been handled; now the goodbye
@@ -303,6 +352,16 @@ class Connection(asyncio.Protocol):
         if self.core.actions:
             self._run_actions()
         if not self.closing:
+            self._process()
+
+    def _schedule_turn(self) -> None:
+        if not self._turn_scheduled and not self.closing:
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_scheduled = False
+        if not self._busy and not self.closing:
             self._process()
 
     def _run_actions(self) -> None:

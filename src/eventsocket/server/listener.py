@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import functools
 import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from eventsocket.protocol.events import Event
-from eventsocket.protocol.framing import SHUTDOWN
+from eventsocket.protocol.framing import AUTH_REQUEST, SHUTDOWN
 from eventsocket.server.acl import AclRegistry
 from eventsocket.server.backend import ControlledCall, SwitchBackend
 from eventsocket.server.commands import Command
@@ -21,6 +24,8 @@ log = logging.getLogger("eventsocket.server")
 
 
 BIND_RETRY_LOG_INTERVAL = 10.0
+#: clients accepted per readiness of the listening socket (asyncio's own limit is the backlog)
+ACCEPT_BATCH = 128
 
 
 class BindError(OSError):
@@ -75,7 +80,8 @@ class EventSocketServer:
         self.acl = acl or AclRegistry()
         self.connections: set[Connection] = set()
         self.inbound: set[Connection] = set()
-        self._server: asyncio.Server | None = None
+        self._listening: socket.socket | None = None
+        self._handoffs: set[asyncio.Task[object]] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self.jobs_started = 0
         # how ``reload mod_event_socket`` reads the configuration again (set by the CLI)
@@ -90,9 +96,9 @@ class EventSocketServer:
     @property
     def port(self) -> int:
         """The bound port (useful when listening on port 0)."""
-        if self._server is None or not self._server.sockets:
+        if self._listening is None:
             return self.settings.listen_port
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._listening.getsockname()[1])
 
     async def start(self, *, retry: bool | None = None) -> None:
         """Bind and listen.
@@ -125,24 +131,81 @@ class EventSocketServer:
                         exc.strerror,
                     )
                 await asyncio.sleep(0.1)
-        # the backlog again: asyncio and uvloop call listen() themselves, with 100 unless told
-        self._server = await loop.create_server(lambda: Connection(self), sock=sock, backlog=settings.backlog)
+        self._listening = sock
+        loop.add_reader(sock.fileno(), self._accept_ready)
+
+    # -- accepting -------------------------------------------------------------------------------
+
+    def _accept_ready(self) -> None:
+        """Accept every waiting client (up to a batch) and greet it at once.
+
+        The server accepts by itself instead of through ``create_server``: libuv (uvloop)
+        accepts one connection per loop iteration, so under load new clients queued in the
+        backlog, overflowed it and waited for TCP's SYN retries (seconds). Greeting here,
+        before the connection's transport exists, makes the greeting's wait at most one
+        loop iteration, like any connected client's.
+        """
+        listening = self._listening
+        if listening is None:
+            return
+        loop = asyncio.get_running_loop()
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, address = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # out of descriptors: stop accepting for a moment instead of spinning
+                    log.error("accept failed (%s); pausing accepts for 1 s", exc.strerror)
+                    loop.remove_reader(listening.fileno())
+                    loop.call_later(1.0, self._resume_accepting, listening)
+                    return
+                continue  # ECONNABORTED and the like: that client is gone
+            conn.setblocking(False)
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            factory = functools.partial(Connection, self, greeted=self._greet(conn, address))
+            task: asyncio.Task[object] = loop.create_task(loop.connect_accepted_socket(factory, conn))
+            self._handoffs.add(task)
+            task.add_done_callback(self._handed_off)
+
+    def _greet(self, conn: socket.socket, address: object) -> bool:
+        """Send the greeting now, unless the ACL or max-connections will turn the client away."""
+        host = str(address[0]) if isinstance(address, tuple) and address else ""
+        if self.acl.first_rejecting(self.settings.apply_inbound_acl, host) is not None:
+            return False
+        if len(self.inbound) + len(self._handoffs) >= self.settings.max_connections:
+            return False
+        try:
+            return conn.send(AUTH_REQUEST) == len(AUTH_REQUEST)
+        except OSError:
+            return False
+
+    def _handed_off(self, task: asyncio.Task[object]) -> None:
+        self._handoffs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("a new connection was lost before it started: %s", task.exception())
+
+    def _resume_accepting(self, listening: socket.socket) -> None:
+        if self._listening is listening:
+            asyncio.get_running_loop().add_reader(listening.fileno(), self._accept_ready)
 
     async def stop(self, message: str = SHUTDOWN, *, cancel_jobs: bool = True) -> None:
         """Stop listening, tell every connection the system is shutting down, close them."""
-        if self._server is not None:
-            self._server.close()
+        listening = self._listening
+        if listening is not None:
+            self._listening = None
+            asyncio.get_running_loop().remove_reader(listening.fileno())
+            listening.close()
+        for task in list(self._handoffs):
+            task.cancel()
         for conn in list(self.connections):
             conn.close(message, abort_after=1.0)
         if cancel_jobs:
             for task in list(self._jobs):
                 task.cancel()
-        if self._server is not None:
-            try:
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            except (TimeoutError, OSError):
-                pass
-            self._server = None
+        await asyncio.sleep(0)
 
     # -- unload / reload mod_event_socket ------------------------------------------------------
 

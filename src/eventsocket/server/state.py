@@ -128,6 +128,7 @@ class ListenerState:
         self.sink = sink
         # output
         self.outbox: list[bytes] = []
+        self.outbox_size = 0
         self.actions: list[Action] = []
         self.replied = False  # a reply was produced (the transport holds later events briefly)
         self.closing = False  # a Close was asked for: no further request is handled
@@ -154,11 +155,14 @@ class ListenerState:
     def send(self, data: bytes) -> None:
         if not self.muted:
             self.outbox.append(data)
+            self.outbox_size += len(data)
 
     def reply(self, text: str, extra: list[tuple[str, str]] | None = None) -> None:
         """A ``command/reply``."""
         if not self.muted:
-            self.outbox.append(command_reply_frame(text, extra or ()))
+            frame = command_reply_frame(text, extra or ())
+            self.outbox.append(frame)
+            self.outbox_size += len(frame)
         self.replied = True
 
     def close(self, message: str | None = GOODBYE, abort_after: float = 5.0) -> None:
@@ -173,6 +177,7 @@ class ListenerState:
         if not out:
             return b""
         self.outbox = []
+        self.outbox_size = 0
         return out[0] if len(out) == 1 else b"".join(out)
 
     def take_actions(self) -> list[Action]:
