@@ -362,7 +362,7 @@ class SwitchCore:
         except ApiError:
             self._fire_api_event(command, args)
             return None
-        if inspect.isawaitable(result):
+        if result.__class__ is not str and inspect.isawaitable(result):
             return self._finish_api(command, args, result)
         self._fire_api_event(command, args)
         return result
