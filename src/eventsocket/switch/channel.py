@@ -270,17 +270,17 @@ _PROFILE_SNAPSHOT = attrgetter(
 )
 _PROFILE_HEADERS: dict[tuple[str, tuple[object, ...]], tuple[tuple[str, str], ...]] = {}
 _PROFILE_HEADERS_LIMIT = 4096
-# ``variable_<name>`` header names, built once per variable name (bounded like the profiles)
-_VARIABLE_NAMES: dict[str, str] = {}
+class _VariableHeaders(dict[str, str]):
+    """``variable_<name>`` header names, built once per variable name (bounded like the profiles)."""
+
+    def __missing__(self, name: str) -> str:
+        if len(self) >= _PROFILE_HEADERS_LIMIT:
+            self.clear()
+        header = self[name] = f"variable_{name}"
+        return header
 
 
-def _variable_header(name: str) -> str:
-    header = _VARIABLE_NAMES.get(name)
-    if header is None:
-        if len(_VARIABLE_NAMES) >= _PROFILE_HEADERS_LIMIT:
-            _VARIABLE_NAMES.clear()
-        header = _VARIABLE_NAMES[name] = f"variable_{name}"
-    return header
+_VARIABLE_HEADERS = _VariableHeaders()
 
 
 @dataclass(slots=True)
@@ -406,7 +406,8 @@ class Channel:
             with_variables = event_name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
         if with_variables:
             variables = self.variables
-            headers.extend(zip(map(_variable_header, variables), variables.values(), strict=True))
+            names = map(_VARIABLE_HEADERS.__getitem__, variables)
+            headers.extend(zip(names, variables.values(), strict=True))
         return headers
 
     def add_data(self, event: Event, *, with_variables: bool | None = None) -> Event:
