@@ -611,7 +611,7 @@ def test_frame_every_split() -> None:
     for parts in (2, 3):
         for chunks in splits(FRAME_STREAM, parts):
             parser = FrameParser()
-            got = []
+            got: list[tuple[list[tuple[str, str]], bytes]] = []
             for chunk in chunks:
                 got.extend((f.headers, f.body) for f in parser.feed(chunk))
             assert got == whole, chunks
