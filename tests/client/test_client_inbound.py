@@ -526,3 +526,26 @@ async def test_userauth_and_permission_errors() -> None:
             await connect("127.0.0.1", h.port, "wrong", user=f"limited@{domain}")
     finally:
         await stop_harness(h)
+
+
+async def test_a_reply_before_garbage_in_the_same_read_is_delivered() -> None:
+    # the server's reply and a frame the client cannot parse arrive together: the reply still
+    # reaches its request, then the connection closes with a protocol error
+    async def script(peer: Peer) -> None:
+        await peer.greet_and_auth()
+        await peer.expect("api status")
+        peer.send(b"Content-Type: api/response\nContent-Length: 3\n\nUP\nContent-Length: -5\n\n")
+        await peer.closed()
+
+    server = ScriptedServer(script)
+    port = await server.start()
+    try:
+        conn = await connect("127.0.0.1", port, "ClueCon", reconnect=False)
+        assert (await conn.api("status")).body == "UP\n"
+        await asyncio.wait_for(conn.wait_closed(), 5)
+        assert conn.closed
+        with pytest.raises(ConnectionLostError, match="protocol error"):
+            await conn.api("status")
+    finally:
+        await server.stop()
+    assert not server.errors

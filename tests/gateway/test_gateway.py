@@ -280,6 +280,8 @@ async def test_durable_name_alone_resumes_after_a_disconnect_on_the_other_gatewa
     await (await ready(gb)).close()
     conn = await ready(ga)
     assert (await conn.send("resume bad.name")).text == "-ERR invalid durable name"
+    assert (await conn.send("resumecdr")).text == "-ERR command not found"
+    assert (await conn.send("resume")).text == "-ERR command not found"
     assert (await conn.send("resume cdr 12x")).text == "-ERR invalid sequence"
     assert (await conn.send("resume cdr")).text == "+OK resuming cdr"
     await conn.subscribe("CUSTOM", TICK)
@@ -416,3 +418,22 @@ async def test_durable_name_alone_after_a_gateway_kill_loses_nothing(cluster: Cl
     repeated = len(ticks) - 150
     assert repeated < 100, repeated  # the unacknowledged moment before the kill, not the history
     await conn.close()
+
+
+@pytest.mark.parametrize("client", ["greenswitch", "genesis"])
+async def test_third_party_client_whole_flow_through_the_gateway(cluster: Cluster, client: str) -> None:
+    """The interop suite's own driver, unchanged, against a gateway in front of two nodes:
+    auth, api, bgapi, events, filters, execute (sendmsg), uuid_kill, genesis's Channel."""
+    gw = cluster.add_gateway("ga")
+    await (await ready(gw)).close()
+    driver = Path(__file__).parents[1] / "interop" / "drivers" / f"{client}_driver.py"
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(driver), "inbound", "--host", "127.0.0.1", "--port", str(gw.port),
+         "--password", "ClueCon"],
+        capture_output=True, text=True, env=env(), timeout=120,
+    )
+    steps = [line for line in run.stdout.splitlines() if line.startswith("STEP ")]
+    assert run.returncode == 0 and not any(" FAIL " in s for s in steps), (run.stdout, run.stderr[-2000:])
+    for step in ("execute", "kill", "disconnect"):
+        assert any(s.startswith(f"STEP {step} ok") for s in steps), steps

@@ -269,10 +269,16 @@ def test_target_option_runs_the_same_tests_against_another_server(
 
         async def test_needs_the_embedded_switch(switch):
             switch.dialplan.add("7000", "park")
+
+        async def test_fails_with_the_timeline(switch):
+            call = await switch.call_in("9999", caller_id="2002")
+            await call.wait_for("CHANNEL_PARK")
+            assert call.answered
         """
     )
     result = run(pytester, f"--eventsocket-target=127.0.0.1:{served}:ClueCon")
-    result.assert_outcomes(passed=1, skipped=1)
+    result.assert_outcomes(passed=1, skipped=1, failed=1)
+    result.stdout.fnmatch_lines(["*eventsocket timeline*", "*B  9999 *CHANNEL_PARK*", "legs: A=*, B=*"])
 
 
 def test_subprocess_option_serves_from_another_process(pytester: pytest.Pytester) -> None:

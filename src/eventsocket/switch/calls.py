@@ -318,7 +318,6 @@ class CallManager:
                 continue
             if on_answer is not None:
                 answer_hooks[session.uuid] = on_answer
-            session.awaiting_originate = True
             legs.append(session)
             session.fire(
                 "CHANNEL_OUTGOING",
@@ -399,7 +398,6 @@ class CallManager:
         for session in legs:
             if session is not winner and session.ready:
                 session.hangup("LOSE_RACE")
-        winner.awaiting_originate = False
         hook = answer_hooks.get(winner.uuid)
         if hook is not None:
             hook(winner)
@@ -512,7 +510,6 @@ class CallManager:
         session.extension = []
         session.app_index = 0
         session.parked = False
-        session.awaiting_originate = False
         if session.partner is not None:
             self.unbridge(session)
         channel.profile = new_profile
@@ -617,7 +614,6 @@ class CallManager:
             leg.extension = []
             leg.app_index = 0
             leg.parked = False
-            leg.awaiting_originate = False
             leg.set_state(CS.CS_EXCHANGE_MEDIA)
         self.core.spawn(self._hold_bridge(a, b), name=f"uuid_bridge-{a.uuid}")
 

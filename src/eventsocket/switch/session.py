@@ -126,7 +126,6 @@ class Session:
         self.break_requested = False
         self.event_lock = False
         self.parked = False
-        self.awaiting_originate = False  # an originate is still deciding what this leg does
         self.controllers: list[Callable[[Session], None]] = []
         self.partner: Session | None = None  # the leg bridged to this one
         self.loopback_peer: Session | None = None

@@ -94,7 +94,6 @@ def park_session(session: Session) -> None:
         session.manager.unbridge(session)
     session.extension = []
     session.app_index = 0
-    session.awaiting_originate = False
     session.set_state(CS.CS_PARK)
 
 
