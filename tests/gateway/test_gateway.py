@@ -280,6 +280,8 @@ async def test_durable_name_alone_resumes_after_a_disconnect_on_the_other_gatewa
     await (await ready(gb)).close()
     conn = await ready(ga)
     assert (await conn.send("resume bad.name")).text == "-ERR invalid durable name"
+    assert (await conn.send("resumecdr")).text == "-ERR command not found"
+    assert (await conn.send("resume")).text == "-ERR command not found"
     assert (await conn.send("resume cdr 12x")).text == "-ERR invalid sequence"
     assert (await conn.send("resume cdr")).text == "+OK resuming cdr"
     await conn.subscribe("CUSTOM", TICK)

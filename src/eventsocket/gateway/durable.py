@@ -8,7 +8,8 @@ called ``<name>``: events continue after the last one the subscription acknowled
 given ``<sequence>`` (a ``Gateway-Stream-Sequence`` the client received), right after
 that one.
 
-Replies: ``+OK resuming <name>``; ``-ERR invalid durable name`` (letters, digits, ``-``
+Replies: ``+OK resuming <name>``; ``-ERR command not found`` for a bare ``resume`` (as
+FreeSWITCH answers it there); ``-ERR invalid durable name`` (letters, digits, ``-``
 and ``_``, at most 200); ``-ERR invalid sequence``; ``-ERR already listening`` when the
 connection's events have started (a durable name must come first).
 """
@@ -33,6 +34,10 @@ def resume_handler(backend: GatewayBackend) -> Callable[[ListenerState, Request]
 
     def handle(state: ListenerState, request: Request) -> Awaitable[None] | None:
         words = [w for w in request.line.split(" ") if w]
+        if words[0].lower() != "resume" or len(words) == 1:
+            # "resumefoo", or a bare "resume": not this extension; FreeSWITCH's own answer
+            state.reply("-ERR command not found")
+            return None
         if len(words) < 2 or len(words) > 3 or not durable_name_ok(words[1]):
             state.reply("-ERR invalid durable name")
             return None
