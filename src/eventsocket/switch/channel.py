@@ -376,6 +376,7 @@ class Channel:
         for key, value in self.data_headers(event.name, with_variables=with_variables):
             if not value:
                 event.delete(key)  # an empty value removes, as for any event header
+                append = event.headers.append  # delete() replaced the list
             elif isinstance(value, str) and value.startswith("ARRAY::"):
                 append((key, value[7:].split("|:")))
             else:
