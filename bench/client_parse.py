@@ -250,7 +250,7 @@ def run_python_esl(stream: bytes, count: int, python: str) -> float:
 
 
 def run_greenswitch(stream: bytes, count: int) -> float:
-    from greenswitch import esl  # type: ignore[import-untyped]
+    from greenswitch import esl
 
     class _Sock:
         def close(self) -> None:
@@ -272,7 +272,7 @@ def run_greenswitch(stream: bytes, count: int) -> float:
 def run_genesis(stream: bytes, count: int) -> float:
     import logging
 
-    from genesis.protocol.base import Protocol  # type: ignore[import-untyped]
+    from genesis.protocol.base import Protocol
 
     logging.getLogger("genesis").setLevel(logging.WARNING)
 

@@ -164,7 +164,8 @@ async def measure(label: str, subs: list[Subscriber], node_ports: Sequence[int],
     print(f"{label}: burst of {args.burst} events per node: {delivered / elapsed:,.0f} deliveries/s "
           f"({args.burst * nodes / elapsed:,.0f} events/s fired and delivered to every client; "
           f"{delivered} deliveries in {elapsed:.2f} s; bench CPU {cpu:.0%} of a core)", flush=True)
-    return seq + args.burst
+    burst: int = args.burst
+    return seq + burst
 
 
 async def wait_all(subs: list[Subscriber], start: int, count: int, timeout: float = 120.0) -> None:

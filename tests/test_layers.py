@@ -33,8 +33,8 @@ def _module_graph(root: Path) -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    parts = package.split(".")
-                    prefix = ".".join(parts[: len(parts) - node.level + 1])
+                    levels = package.split(".")
+                    prefix = ".".join(levels[: len(levels) - node.level + 1])
                     base = f"{prefix}.{node.module}" if node.module else prefix
                 targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
             for target in targets:
@@ -103,6 +103,6 @@ def test_no_import_circle() -> None:
 
 def test_the_core_imports_no_module_loaded_into_it() -> None:
     graph = _module_graph(PACKAGE_ROOT)
-    above = ("eventsocket.switch.api", "eventsocket.switch.apps", "eventsocket.switch.calls")
+    above: tuple[str, ...] = ("eventsocket.switch.api", "eventsocket.switch.apps", "eventsocket.switch.calls")
     above += ("eventsocket.switch.session", "eventsocket.switch.endpoints", "eventsocket.switch.builder")
     assert sorted(t for t in graph["eventsocket.switch.core"] if t.startswith(above)) == []

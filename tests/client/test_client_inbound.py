@@ -200,7 +200,7 @@ async def test_bgapi_refused_raises(harness: Harness) -> None:
 async def test_subscribe_formats_and_events(harness: Harness) -> None:
     async with await _client(harness) as conn:
         for fmt in ("json", "xml", "plain"):
-            await conn.subscribe("CUSTOM", "test::ev", format=fmt)  # type: ignore[arg-type]
+            await conn.subscribe("CUSTOM", "test::ev", format=fmt)
             await conn.sendevent("CUSTOM", {"Who": "a b&c", "Unique-ID": "u-1"}, body="line1\nline2",
                                  subclass="test::ev")
             event = await conn.events().get(2)

@@ -60,13 +60,13 @@ async def test_reconnect_restores_subscriptions_filters_and_log() -> None:
         assert conn.connected and conn.reconnects == 1
         after = server_side(h)
         assert after is not before
-        subs = after.subs  # type: ignore[attr-defined]
+        subs = after.subs
         assert subs.format == "json"
         assert {"CUSTOM", "CHANNEL_CREATE", "HEARTBEAT", "BACKGROUND_JOB"} <= subs.types
         assert subs.subclasses == {"test::ev"}
         assert ("Seq", "1") in subs.filters and ("Seq", "/^2$/") in subs.filters
         assert ("Event-Name", "BACKGROUND_JOB") in subs.filters
-        assert after.log_level == 5  # type: ignore[attr-defined]
+        assert after.log_level == 5
         # and it all works: the filters pass Seq 1 and 2 only, in json; bgapi still matches
         async with await connect("127.0.0.1", port, "ClueCon") as sender:
             for i in range(4):

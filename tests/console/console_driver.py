@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -79,7 +79,7 @@ class Driver:
 
 
 @asynccontextmanager
-async def fake_switch(answers: dict[str, str | None], delays: dict[str, float] | None = None,
+async def fake_switch(answers: Mapping[str, str | None], delays: dict[str, float] | None = None,
                       ) -> AsyncIterator[tuple[int, list[str]]]:
     """A stand-in server speaking FreeSWITCH's texts: it accepts any password and answers
     ``api <command>`` from ``answers`` (None: never answers; missing: FreeSWITCH's "Command

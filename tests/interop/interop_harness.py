@@ -271,22 +271,23 @@ def driver_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_driver(argv: Sequence[str], timeout: float, server: ServerProcess | None = None) -> DriverRun:
+def run_driver(argv: Sequence[str | Path], timeout: float, server: ServerProcess | None = None) -> DriverRun:
+    args = list(map(str, argv))
     try:
-        proc = subprocess.run(list(map(str, argv)), capture_output=True, timeout=timeout, env=driver_env(),
+        proc = subprocess.run(args, capture_output=True, timeout=timeout, env=driver_env(),
                               stdin=subprocess.DEVNULL)
         out, err, rc = proc.stdout, proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as exc:
         out, rc = exc.stdout or b"", None
         err = (exc.stderr or b"") + f"\n[timed out after {timeout} s]".encode()
-    return DriverRun(argv, rc, out.decode(errors="replace"), err.decode(errors="replace"),
+    return DriverRun(args, rc, out.decode(errors="replace"), err.decode(errors="replace"),
                      server.log() if server else "")
 
 
 class OutboundDriver:
     """A driver running its client's outbound server; the test sends one call to it."""
 
-    def __init__(self, argv: Sequence[str], server: ServerProcess) -> None:
+    def __init__(self, argv: Sequence[str | Path], server: ServerProcess) -> None:
         self.argv = list(map(str, argv))
         self.server = server
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -611,7 +611,7 @@ def test_frame_every_split() -> None:
     for parts in (2, 3):
         for chunks in splits(FRAME_STREAM, parts):
             parser = FrameParser()
-            got = []
+            got: list[tuple[list[tuple[str, str]], bytes]] = []
             for chunk in chunks:
                 got.extend((f.headers, f.body) for f in parser.feed(chunk))
             assert got == whole, chunks
@@ -795,3 +795,13 @@ def test_log_line_round_trip() -> None:
     assert LogLine.from_frame(frame) == line
     frame.headers = [(k, "7x" if k == "Log-Level" else v) for k, v in frame.headers]
     assert LogLine.from_frame(frame).level == 7  # read with atoi, as libesl does
+
+
+def test_delete_filters() -> None:
+    from eventsocket.protocol.selection import delete_filters
+
+    filters = [("Unique-ID", "a"), ("unique-id", "b"), ("Event-Name", "X")]
+    assert delete_filters(filters, "UNIQUE-ID") == [("Event-Name", "X")]
+    assert delete_filters(filters, "Unique-ID", "b") == [("Unique-ID", "a"), ("Event-Name", "X")]
+    assert delete_filters(filters, "All") == []
+    assert delete_filters(filters, "Other") == filters

@@ -33,7 +33,7 @@ split_points = st.lists(st.integers(min_value=0, max_value=100_000), max_size=10
 
 # -- (1) requests round-trip through to_bytes() and RequestParser -------------------------------
 
-printable = st.characters(blacklist_categories=("Cc", "Cs"))
+printable = st.characters(exclude_categories=("Cc", "Cs"))
 header_names = st.text(printable, min_size=1, max_size=12).filter(
     lambda n: ":" not in n and n.lower() != "content-length"
 )
@@ -42,7 +42,7 @@ header_values = st.text(st.one_of(printable, st.just("\t")), min_size=1, max_siz
 )
 bodies = st.one_of(
     st.none(),
-    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1, max_size=40),
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), min_size=1, max_size=40),
 )
 requests = st.builds(
     Request,
@@ -138,9 +138,12 @@ def test_request_parser_only_raises_protocol_error(data: bytes, points: list[int
     assert _requests(data, points) == _requests(data, [])
 
 
-def _frames(data: bytes, points: list[int]) -> tuple[list[tuple[object, ...]], str | None]:
+ParsedFrames = list[tuple[tuple[tuple[str, str], ...], bytes]]  # (headers, body) per frame
+
+
+def _frames(data: bytes, points: list[int]) -> tuple[ParsedFrames, str | None]:
     parser = FrameParser(max_header=64, max_body=32)
-    got: list[tuple[object, ...]] = []
+    got: ParsedFrames = []
     try:
         for chunk in chunked(data, points):
             got.extend((tuple(f.headers), f.body) for f in parser.feed(chunk))
@@ -173,7 +176,7 @@ def test_frame_parser_only_raises_protocol_error_default_limits(data: bytes, poi
 
 # -- (3) events round-trip through plain, json and xml ------------------------------------------
 
-any_text = st.characters(blacklist_categories=("Cs",))
+any_text = st.characters(exclude_categories=["Cs"])
 event_values = st.text(any_text, min_size=1, max_size=20).filter(_no_escape)
 array_values = st.lists(event_values, min_size=2, max_size=4)
 wide_names = st.text(printable, min_size=1, max_size=12).filter(
@@ -197,10 +200,10 @@ def event_headers(names: st.SearchStrategy[str]) -> st.SearchStrategy[list[tuple
 
 plain_bodies = st.one_of(
     st.none(),
-    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1, max_size=40),
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), min_size=1, max_size=40),
 )
 xml_body_chars = st.one_of(
-    st.characters(blacklist_categories=("Cc", "Cs", "Cn")),
+    st.characters(exclude_categories=("Cc", "Cs", "Cn")),
     st.sampled_from(["\t", "\n", "\r"]),
 )
 xml_bodies = st.one_of(
@@ -260,7 +263,7 @@ def test_event_frame_round_trip_all_formats(
 
 # -- (4) url encoding ---------------------------------------------------------------------------
 
-url_text = st.text(st.characters(blacklist_categories=("Cs",)))
+url_text = st.text(st.characters(exclude_categories=["Cs"]))
 _ENCODED_FORM = re.compile(r"(?:[A-Za-z0-9!$'()*,\-./_~]|%[0-9A-F]{2})*")
 
 

@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from calls_harness import STANDARD_HEADERS as STANDARD_HEADERS
-from esl_harness import Harness, start_harness, stop_harness
+from esl_harness import Harness as Harness
+from esl_harness import start_harness, stop_harness
 from eventsocket.protocol.events import Event, parse_event
 from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame

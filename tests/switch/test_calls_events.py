@@ -416,3 +416,16 @@ async def test_media_event_headers(calls: Calls, tmp_path: Path) -> None:
     dtmf = await calls.fired(uuid, "DTMF")
     assert (dtmf["DTMF-Digit"], dtmf["DTMF-Duration"], dtmf["DTMF-Source"]) == ("5", "2000", "APP")
     assert not any(n.startswith("variable_") for n in names(dtmf))
+
+
+@virtual
+async def test_an_empty_channel_value_drops_only_its_own_header(calls: Calls) -> None:
+    """A header whose value is empty is left out; the channel data after it is all there."""
+    uuid = await calls.parked("null/1000 &park")
+    session = calls.session(uuid)
+    session.channel.name = ""
+    event = session.event("CHANNEL_DATA")
+    header_names = names(event)
+    assert "Channel-Name" not in header_names
+    assert "Unique-ID" in header_names and "Caller-Unique-ID" in header_names
+    assert event["variable_uuid"] == uuid

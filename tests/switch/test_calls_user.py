@@ -144,3 +144,20 @@ async def test_user_variables_and_context_in_a_bridge(calls: Calls) -> None:
 async def test_a_new_file_in_dialplan_default_is_read(calls: Calls) -> None:
     uuid = await calls.parked("null/1000 7777 XML default")
     assert calls.var(uuid, "from_new_file") == "yes"
+
+
+@virtual
+async def test_effective_caller_id_reaches_the_new_leg(calls: Calls) -> None:
+    """A bridged leg presents the caller's effective_caller_id_* and effective_ani, as a user's
+    directory variables set them for calls from that user."""
+    a = await calls.parked(
+        "{effective_caller_id_name=Extension 1000,effective_caller_id_number=1000,effective_ani=1000}"
+        "null/1000 &park"
+    )
+    calls.start(a, "bridge", "user/1001")
+    b = (await calls.fired(a, "CHANNEL_BRIDGE"))["Bridge-B-Unique-ID"]
+    create = calls.of(b, "CHANNEL_CREATE")[0]
+    assert create["Caller-Caller-ID-Name"] == "Extension 1000"
+    assert create["Caller-Caller-ID-Number"] == "1000"
+    assert create["Caller-ANI"] == "1000"
+    assert calls.var(b, "accountcode") == "1001"  # the dialed user's own variables

@@ -220,16 +220,9 @@ class _SubscriptionState:
         self.subclasses.clear()
         self.internal_sent.clear()
 
-    @staticmethod
-    def _delete(filters: list[tuple[str, str]], header: str, value: str | None) -> list[tuple[str, str]]:
-        if header.lower() == "all":
-            return []
-        low = header.lower()
-        return [(h, v) for h, v in filters if not (h.lower() == low and (value is None or v == value))]
-
     def delete_filter(self, header: str, value: str | None) -> None:
-        self.filters = self._delete(self.filters, header, value)
-        self.server_filters = self._delete(self.server_filters, header, value)
+        self.filters = selection.delete_filters(self.filters, header, value)
+        self.server_filters = selection.delete_filters(self.server_filters, header, value)
 
     def filter_fixups(self) -> list[str]:
         """Commands that bring the server's filters in line with what the client needs."""
@@ -245,7 +238,7 @@ class _SubscriptionState:
                 h.lower() == "event-name" and v == name for h, v in self.filters
             ):
                 commands.append(f"filter delete Event-Name {name}")
-                self.server_filters = self._delete(self.server_filters, "Event-Name", name)
+                self.server_filters = selection.delete_filters(self.server_filters, "Event-Name", name)
         return commands
 
     def event_lines(self, include_format: bool = True) -> list[str]:

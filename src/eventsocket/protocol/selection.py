@@ -80,3 +80,13 @@ def filters_accept(filters: Sequence[tuple[str, str]], lookup: Callable[[str], s
                 return False
             accepted = True
     return accepted
+
+
+def delete_filters(filters: Sequence[tuple[str, str]], header: str, value: str | None = None,
+                   ) -> list[tuple[str, str]]:
+    """``filter delete``: the filters left after deleting ``header`` (any case) or only its
+    pairs equal to ``value``; ``all`` as the header deletes every filter."""
+    low = header.lower()
+    if low == "all":
+        return []
+    return [(h, v) for h, v in filters if not (h.lower() == low and (value is None or v == value))]

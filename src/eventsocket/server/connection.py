@@ -335,7 +335,7 @@ class Connection(asyncio.Protocol):
             self._update_reading()
         if self._busy or self.closing or core.requests:
             return
-        if core.framing_error_due():
+        if core.failed is not None and core.framing_error_due():
             # every packet read before the bad one has been handled; now the goodbye
             self.close(GOODBYE)
             return
@@ -400,10 +400,12 @@ class Connection(asyncio.Protocol):
         every event at once.
         """
         core = self.core
-        if core.outbox:
-            data = core.take_output()
+        out = core.outbox
+        if out:
+            core.outbox = []
+            core.outbox_size = 0
             if self.transport is not None and not self.closing:
-                self.transport.write(data)
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         if core.replied:
             core.replied = False
             hold = self.settings.reply_event_hold

@@ -198,6 +198,17 @@ class CallManager:
             profile.callee_id_name = variables["origination_callee_id_name"]
         if "origination_callee_id_number" in variables:
             profile.callee_id_number = variables["origination_callee_id_number"]
+        if caller is not None:
+            # switch_core_session_outgoing_channel: the caller's effective caller id and ANI
+            for attr, variable in (
+                ("ani", "effective_ani"),
+                ("aniii", "effective_aniii"),
+                ("caller_id_name", "effective_caller_id_name"),
+                ("caller_id_number", "effective_caller_id_number"),
+            ):
+                value = caller.channel.variables.get(variable)
+                if value:
+                    setattr(profile, attr, value)
         profile.destination_number = destination
         profile.source = endpoint.module  # the endpoint module names itself (null: mod_loopback)
         profile.dialplan = ""

@@ -10,7 +10,9 @@ import argparse
 import sys
 import traceback
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 TIMEOUT = 5.0  # seconds any one wait may take
 UTF8 = "h\u00e9llo \u2713"  # non-ASCII text: Content-Length counts bytes, not characters
@@ -32,14 +34,14 @@ def ok(name: str, detail: object = "") -> None:
     print(f"STEP {name} ok {detail}".rstrip(), flush=True)
 
 
-def fail(name: str, detail: object) -> None:
+def fail(name: str, detail: object) -> NoReturn:
     print(f"STEP {name} FAIL {detail}".replace("\n", " | "), flush=True)
     sys.stdout.flush()
     sys.exit(1)
 
 
 @contextmanager
-def step(name: str):  # type: ignore[no-untyped-def]
+def step(name: str) -> Iterator[None]:
     """Run a step; any exception fails it (with the traceback on stderr)."""
     try:
         yield

@@ -17,12 +17,13 @@ Client quirks worked around here (libesl's, not the server's):
 
 from __future__ import annotations
 
+import argparse
 import socketserver
 import sys
 import time
 
 import ESL
-from _common import TIMEOUT, UTF8, check, new_uuid, ok, originate_park, parse_args, step
+from _common import TIMEOUT, UTF8, check, fail, new_uuid, ok, originate_park, parse_args, step
 
 CHANNEL_EVENTS = "CHANNEL_ANSWER CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP BACKGROUND_JOB"
 KEYS = ("Event-Name", "Unique-ID", "Job-UUID", "Hangup-Cause", "Application", "Application-Response",
@@ -67,7 +68,7 @@ def reply_text(event: ESL.ESLevent | None) -> str:
     return (event.getHeader("Reply-Text") or "") if event is not None else "<no reply>"
 
 
-def inbound(args) -> None:  # type: ignore[no-untyped-def]
+def inbound(args: argparse.Namespace) -> None:
     port = str(args.port)
     with step("wrong-password"):
         bad = ESL.ESLconnection(args.host, port, args.password + "-wrong")
@@ -148,7 +149,8 @@ def inbound(args) -> None:  # type: ignore[no-untyped-def]
             received = con.recvEventTimed(100)
             if received is not None and received.getHeader("Interop-Marker") == marker:
                 got = received
-        check("sendevent", got is not None, "the CUSTOM event did not come back")
+        if got is None:
+            fail("sendevent", "the CUSTOM event did not come back")
         check("sendevent", got.getHeader("Event-Subclass") == subclass, got.getHeader("Event-Subclass"))
         check("sendevent", got.getBody() == "body text", repr(got.getBody()))
         ok("sendevent", f"CUSTOM {subclass}")
@@ -167,9 +169,17 @@ def inbound(args) -> None:  # type: ignore[no-untyped-def]
         ok("disconnect")
 
 
+class CallServer(socketserver.TCPServer):
+    """The listener for one outbound call; ``socket_mode`` is the Socket-Mode the call must announce."""
+
+    allow_reuse_address = True
+    socket_mode = "async"
+
+
 class CallHandler(socketserver.BaseRequestHandler):
     """One outbound call: libesl takes the accepted socket's fd and sends ``connect``."""
 
+    server: CallServer
     outcome: BaseException | None = None
     handled = False
 
@@ -213,12 +223,11 @@ class CallHandler(socketserver.BaseRequestHandler):
         con.disconnect()
 
 
-def outbound(args) -> None:  # type: ignore[no-untyped-def]
-    socketserver.TCPServer.allow_reuse_address = True
+def outbound(args: argparse.Namespace) -> None:
     with step("listen"):
-        server = socketserver.TCPServer(("127.0.0.1", args.listen_port), CallHandler)
+        server = CallServer(("127.0.0.1", args.listen_port), CallHandler)
         server.timeout = 30
-        server.socket_mode = args.socket_mode  # type: ignore[attr-defined]
+        server.socket_mode = args.socket_mode
         ok("listen", args.listen_port)
     with server:
         server.handle_request()  # one call

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import sys
@@ -54,7 +55,7 @@ async def wait_until(condition: Any) -> None:
         await asyncio.sleep(0.01)
 
 
-async def inbound(args) -> None:  # type: ignore[no-untyped-def]
+async def inbound(args: argparse.Namespace) -> None:
     from genesis import Inbound
     from genesis.exceptions import AuthenticationError
 
@@ -160,7 +161,7 @@ async def inbound(args) -> None:  # type: ignore[no-untyped-def]
         ok("disconnect")
 
 
-async def outbound(args) -> None:  # type: ignore[no-untyped-def]
+async def outbound(args: argparse.Namespace) -> None:
     from genesis import Outbound, Session
 
     finished: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()

@@ -16,6 +16,7 @@ Client quirks worked around here (greenswitch's, not the server's):
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import gevent
@@ -57,7 +58,7 @@ def api(fs: greenswitch.InboundESL, command: str) -> str:
     return str(fs.send(f"api {command}").data)
 
 
-def inbound(args) -> None:  # type: ignore[no-untyped-def]
+def inbound(args: argparse.Namespace) -> None:
     with step("wrong-password"):
         bad = greenswitch.InboundESL(host=args.host, port=args.port, password=args.password + "-wrong")
         try:
@@ -145,7 +146,7 @@ def inbound(args) -> None:  # type: ignore[no-untyped-def]
         ok("disconnect")
 
 
-def outbound(args) -> None:  # type: ignore[no-untyped-def]
+def outbound(args: argparse.Namespace) -> None:
     finished = gevent.event.AsyncResult()
 
     class Application:
