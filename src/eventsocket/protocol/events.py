@@ -867,7 +867,7 @@ def to_plain(headers: Iterable[tuple[str, HeaderValue]], body: str | None) -> by
     if headers.__class__ is not list:
         headers = list(headers)
     try:
-        text = "".join(map(_PLAIN_LINES.__getitem__, headers))  # type: ignore[arg-type]
+        text = "".join(map(_PLAIN_LINES.__getitem__, headers))
     except TypeError:  # an array value (unhashable): printed as FreeSWITCH does
         text = "".join([
             f"{key}: {(enc(value) if value.__class__ is str else enc(_array_text(value))) or '_undef_'}\n"  # type: ignore[arg-type]
