@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from eventsocket.protocol.compat import switch_true
+
 __all__ = [
     "AclList",
     "AclNode",
@@ -48,8 +50,6 @@ _PROBE_ADDRESS = ("8.8.8.8", 53)
 _PROC_ROUTE = "/proc/net/route"
 _DEFAULT_GUESSED_PREFIX = 24
 
-# Values ``switch_true()`` accepts; anything else (including "deny") is false.
-_TRUE_WORDS = frozenset({"yes", "on", "true", "t", "enabled", "active", "allow"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +68,6 @@ class AclNode:
     def prefixlen(self) -> int:
         """The prefix length, which decides precedence between overlapping nodes."""
         return self.network.prefixlen
-
-
-def _switch_true(value: str | None) -> bool:
-    """Mirror ``switch_true()``, which FreeSWITCH uses for both ``default=`` and ``type=``.
-
-    Using the same truth table (rather than comparing to ``"allow"``) keeps configs that say
-    ``type="true"`` or ``default="1"`` behaving as they do in FreeSWITCH.
-    """
-    if value is None:
-        return False
-    text = value.strip().lower()
-    if text in _TRUE_WORDS:
-        return True
-    try:
-        return int(text) != 0
-    except ValueError:
-        return False
 
 
 def parse_network(cidr: str) -> IPNetwork:
@@ -383,7 +366,7 @@ class AclRegistry:
                 logger.warning("acl.conf: <list> without a name skipped")
                 continue
             default_attr = x_list.get("default")
-            default_allow = True if default_attr is None else _switch_true(default_attr)
+            default_allow = True if default_attr is None else switch_true(default_attr)
             acl = AclList(name, default_allow)
             for x_node in x_list.findall("node"):
                 _load_node(acl, x_node, domain_cidrs)
@@ -445,7 +428,7 @@ def _add_cidrs(acl: AclList, value: str, allow: bool, token: str | None = None) 
 def _load_node(acl: AclList, x_node: ET.Element, domain_cidrs: Callable[[str], list[str]] | None) -> None:
     """Add the node(s) one ``<node>`` element describes to ``acl``; never raises."""
     type_attr = x_node.get("type")
-    allow = acl.default_allow if type_attr is None else _switch_true(type_attr)
+    allow = acl.default_allow if type_attr is None else switch_true(type_attr)
     domain = x_node.get("domain")
     cidr = x_node.get("cidr")
     host = x_node.get("host")

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eventsocket.protocol.compat import switch_true
 from eventsocket.protocol.eventlist import ALL, EVENT_NAMES, parse_event_list, split_allowed_list
 
 # Commands whose argument is itself a command line, so the next word is checked too.
 SNEAKY_COMMANDS = frozenset({"bgapi", "sched_api", "eval", "expand", "xml_wrap"})
-_TRUE = {"yes", "on", "true", "t", "enabled", "active", "allow"}
-
-
-def switch_true(value: str | None) -> bool:
-    """FreeSWITCH's ``switch_true``: yes/on/true/t/enabled/active/allow or a non-zero number."""
-    if not value:
-        return False
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    try:
-        return int(text) != 0
-    except ValueError:
-        return False
 
 
 @dataclass(slots=True)
