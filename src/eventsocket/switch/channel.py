@@ -289,6 +289,24 @@ class Codec:
     rate: int = 8000
     bit_rate: int = 128000
 
+    def headers(self, prefix: str) -> tuple[tuple[str, str], ...]:
+        """``<prefix>-Name``, ``-Rate``, ``-Bit-Rate`` (built once per codec and prefix)."""
+        key = (prefix, self.name, self.rate, self.bit_rate)
+        cached = _CODEC_HEADERS.get(key)
+        if cached is None:
+            if len(_CODEC_HEADERS) >= _PROFILE_HEADERS_LIMIT:
+                _CODEC_HEADERS.clear()
+            cached = _CODEC_HEADERS[key] = (
+                (f"{prefix}-Name", self.name),
+                (f"{prefix}-Rate", str(self.rate)),
+                (f"{prefix}-Bit-Rate", str(self.bit_rate)),
+            )
+        return cached
+
+
+_CODEC_HEADERS: dict[tuple[str, str, int, int], tuple[tuple[str, str], ...]] = {}
+_STATE_NUMBERS = {state: str(int(state)) for state in CS}
+
 
 class Channel:
     """The state of one call leg."""
@@ -361,41 +379,42 @@ class Channel:
         """True until hangup (``switch_channel_up``)."""
         return self.hangup_cause is None
 
-    def basic_headers(self) -> Iterator[tuple[str, str]]:
-        yield "Channel-State", self.running_state.name
-        yield "Channel-Call-State", self.call_state
-        yield "Channel-State-Number", str(int(self.state))
-        yield "Channel-Name", self.name
-        yield "Unique-ID", self.uuid
-        yield "Call-Direction", self.direction
-        yield "Presence-Call-Direction", self.direction
-        yield "Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"
-        presence_id = self.variables.get("presence_id")
+    def basic_headers(self) -> list[tuple[str, HeaderValue]]:
+        variables = self.variables
+        headers: list[tuple[str, HeaderValue]] = [
+            ("Channel-State", self.running_state.name),
+            ("Channel-Call-State", self.call_state),
+            ("Channel-State-Number", _STATE_NUMBERS[self.state]),
+            ("Channel-Name", self.name),
+            ("Unique-ID", self.uuid),
+            ("Call-Direction", self.direction),
+            ("Presence-Call-Direction", self.direction),
+            ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
+        ]
+        append = headers.append
+        presence_id = variables.get("presence_id")
         if presence_id:
-            yield "Channel-Presence-ID", presence_id
-        presence_data = self.variables.get("presence_data")
+            append(("Channel-Presence-ID", presence_id))
+        presence_data = variables.get("presence_data")
         if presence_data:
-            yield "Channel-Presence-Data", presence_data
-        yield "Channel-Call-UUID", self.variables.get("call_uuid") or self.uuid
-        yield "Answer-State", self.answer_state
+            append(("Channel-Presence-Data", presence_data))
+        append(("Channel-Call-UUID", variables.get("call_uuid") or self.uuid))
+        append(("Answer-State", self.answer_state))
         if self.hangup_cause is not None:
-            yield "Hangup-Cause", self.hangup_cause
+            append(("Hangup-Cause", self.hangup_cause))
         codec = self.codec
         if codec is not None:
-            yield "Channel-Read-Codec-Name", codec.name
-            yield "Channel-Read-Codec-Rate", str(codec.rate)
-            yield "Channel-Read-Codec-Bit-Rate", str(codec.bit_rate)
+            headers += codec.headers("Channel-Read-Codec")
         codec = self.write_codec
         if codec is not None:
-            yield "Channel-Write-Codec-Name", codec.name
-            yield "Channel-Write-Codec-Rate", str(codec.rate)
-            yield "Channel-Write-Codec-Bit-Rate", str(codec.bit_rate)
+            headers += codec.headers("Channel-Write-Codec")
+        return headers
 
     def data_headers(
         self, event_name: str, *, with_variables: bool | None = None
     ) -> list[tuple[str, HeaderValue]]:
         """``switch_channel_event_set_data``: basic headers, caller profile, other leg, variables."""
-        headers: list[tuple[str, HeaderValue]] = list(self.basic_headers())
+        headers = self.basic_headers()
         if self.profile_set:
             headers.extend(self.profile.headers("Caller"))
             other = self.other_profile
