@@ -65,3 +65,21 @@ def test_channel_data_arrays_and_profile_changes() -> None:
     channel.add_data(event)
     assert "Channel-Name" not in event
     assert event["Unique-ID"] == "u1" and event.headers[-1] == ("variable_list", ["a", "b"])
+
+
+def test_profile_orig_caller_id_only_beside_a_caller_id() -> None:
+    from eventsocket.switch.channel import CallerProfile
+
+    profile = CallerProfile(orig_caller_id_name="Orig", orig_caller_id_number="1")
+    names = [name for name, _ in profile.headers("Caller")]
+    assert "Caller-Orig-Caller-ID-Name" not in names and "Caller-Orig-Caller-ID-Number" not in names
+    profile.caller_id_name = "Now"
+    headers = dict(profile.headers("Caller"))
+    assert headers["Caller-Orig-Caller-ID-Name"] == "Orig"
+    assert "Caller-Orig-Caller-ID-Number" not in headers
+    assert list(headers)[:2] == ["Caller-Direction", "Caller-Logical-Direction"]
+    assert list(headers)[-3:] == [
+        "Caller-Screen-Bit",
+        "Caller-Privacy-Hide-Name",
+        "Caller-Privacy-Hide-Number",
+    ]

@@ -210,33 +210,14 @@ class CallerProfile:
         lines are built once per distinct profile content (the snapshot of every field they
         read is the cache key, so any change to a field is seen) and shared.
         """
-        key = (prefix, _PROFILE_SNAPSHOT(self))
+        snapshot = _PROFILE_SNAPSHOT(self)
+        key = (prefix, snapshot)
         cached = _PROFILE_HEADERS.get(key)
         if cached is None:
             if len(_PROFILE_HEADERS) >= _PROFILE_HEADERS_LIMIT:
                 _PROFILE_HEADERS.clear()
-            cached = _PROFILE_HEADERS[key] = self._build_headers(prefix)
+            cached = _PROFILE_HEADERS[key] = _profile_headers(prefix, snapshot)
         return iter(cached)
-
-    def _build_headers(self, prefix: str) -> tuple[tuple[str, str], ...]:
-        out = [
-            (f"{prefix}-Direction", self.direction),
-            (f"{prefix}-Logical-Direction", self.logical_direction),
-        ]
-        for attr, name in _PROFILE_TEXT:
-            value = getattr(self, attr)
-            if attr.startswith("orig_caller_id_"):
-                # only beside a current caller id (switch_caller_profile_event_set_data)
-                if value and getattr(self, attr[len("orig_") :]):
-                    out.append((f"{prefix}-{name}", value))
-            elif value:
-                out.append((f"{prefix}-{name}", value))
-        for attr, name in _PROFILE_TIMES:
-            out.append((f"{prefix}-{name}", str(getattr(self, attr))))
-        out.append((f"{prefix}-Screen-Bit", "true"))
-        out.append((f"{prefix}-Privacy-Hide-Name", "false"))
-        out.append((f"{prefix}-Privacy-Hide-Number", "false"))
-        return tuple(out)
 
     def field(self, name: str) -> str | None:
         """``switch_caller_get_field_by_name``: a profile field by its variable name (any case)."""
@@ -269,6 +250,45 @@ _PROFILE_SNAPSHOT = attrgetter(
     "direction", "logical_direction", *(a for a, _ in _PROFILE_TEXT), *(a for a, _ in _PROFILE_TIMES)
 )
 _PROFILE_HEADERS: dict[tuple[str, tuple[object, ...]], tuple[tuple[str, str], ...]] = {}
+# per prefix: the header name of each snapshot field, then the three constant lines
+_PROFILE_NAMES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+_TEXT_START = 2  # the snapshot: direction, logical direction, the text fields, the times
+_TIME_START = _TEXT_START + len(_PROFILE_TEXT)
+# orig_caller_id_* is written only beside a current caller id (switch_caller_profile_event_set_data):
+# snapshot index of each orig_ field -> index of the field it needs
+_ORIG_NEEDS = {
+    _TEXT_START + i: _TEXT_START + [a for a, _ in _PROFILE_TEXT].index(attr[len("orig_") :])
+    for i, (attr, _) in enumerate(_PROFILE_TEXT)
+    if attr.startswith("orig_caller_id_")
+}
+
+
+def _profile_headers(prefix: str, snapshot: tuple[object, ...]) -> tuple[tuple[str, str], ...]:
+    """``switch_caller_profile_event_set_data``'s lines for one profile snapshot."""
+    names = _PROFILE_NAMES.get(prefix)
+    if names is None:
+        names = _PROFILE_NAMES[prefix] = (
+            (
+                f"{prefix}-Direction",
+                f"{prefix}-Logical-Direction",
+                *(f"{prefix}-{name}" for _, name in _PROFILE_TEXT),
+                *(f"{prefix}-{name}" for _, name in _PROFILE_TIMES),
+            ),
+            (
+                (f"{prefix}-Screen-Bit", "true"),
+                (f"{prefix}-Privacy-Hide-Name", "false"),
+                (f"{prefix}-Privacy-Hide-Number", "false"),
+            ),
+        )
+    fields_, constant = names
+    out: list[tuple[str, str]] = [(fields_[0], str(snapshot[0])), (fields_[1], str(snapshot[1]))]
+    for index in range(_TEXT_START, _TIME_START):
+        value = snapshot[index]
+        if value and (index not in _ORIG_NEEDS or snapshot[_ORIG_NEEDS[index]]):
+            out.append((fields_[index], str(value)))
+    out += [(fields_[index], str(snapshot[index])) for index in range(_TIME_START, len(snapshot))]
+    out += constant
+    return tuple(out)
 _PROFILE_HEADERS_LIMIT = 4096
 class _VariableHeaders(dict[str, str]):
     """``variable_<name>`` header names, built once per variable name (bounded like the profiles)."""
