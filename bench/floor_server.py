@@ -34,8 +34,9 @@ class Responder(asyncio.Protocol):
         self.buf = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.transport.write(AUTH_REQUEST)  # type: ignore[union-attr]
+        assert isinstance(transport, asyncio.Transport)  # a TCP server's
+        self.transport = transport
+        transport.write(AUTH_REQUEST)
 
     def connection_lost(self, exc: Exception | None) -> None:
         subscribers.discard(self)
