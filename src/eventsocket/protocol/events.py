@@ -36,7 +36,7 @@ from typing import Literal, TypeVar, overload
 
 import orjson
 
-from eventsocket.protocol.urlcode import url_decode, url_decode_bytes, url_encode
+from eventsocket.protocol.urlcode import ENCODED, url_decode, url_decode_bytes, url_encode
 
 __all__ = [
     "CONTENT_TYPES",
@@ -841,13 +841,38 @@ def _array_text(value: list[str]) -> str:
     return "ARRAY::" + "|:".join(value)
 
 
+class _PlainLines(dict[tuple[str, str], str]):
+    """``Name: encoded value\n`` by (name, value): a channel's header pairs repeat in every
+    event of its call, so most lines are found here (in C, through ``map``). Bounded: cleared
+    when full."""
+
+    limit = 1 << 14
+
+    def __missing__(self, header: tuple[str, str]) -> str:
+        key, value = header
+        # an empty value is written _undef_, as FreeSWITCH does
+        text = f"{key}: {ENCODED.get(value) or url_encode(value) or '_undef_'}\n"
+        if len(self) >= self.limit:
+            self.clear()
+        self[header] = text
+        return text
+
+
+_PLAIN_LINES = _PlainLines()
+
+
 def to_plain(headers: Iterable[tuple[str, HeaderValue]], body: str | None) -> bytes:
     """``switch_event_serialize``: ``Name: url-encoded value`` lines, then the body."""
     enc = url_encode
-    text = "".join([
-        f"{key}: {(enc(value) if value.__class__ is str else enc(_array_text(value))) or '_undef_'}\n"  # type: ignore[arg-type]
-        for key, value in headers
-    ])
+    if headers.__class__ is not list:
+        headers = list(headers)
+    try:
+        text = "".join(map(_PLAIN_LINES.__getitem__, headers))
+    except TypeError:  # an array value (unhashable): printed as FreeSWITCH does
+        text = "".join([
+            f"{key}: {(enc(value) if value.__class__ is str else enc(_array_text(value))) or '_undef_'}\n"  # type: ignore[arg-type]
+            for key, value in headers
+        ])
     if body:
         raw = body.encode("utf-8", "surrogateescape")
         return (text + f"Content-Length: {len(raw)}\n\n").encode("utf-8", "surrogateescape") + raw

@@ -123,6 +123,19 @@ class RequestParser:
 
     def _feed(self, data: bytes, out: list[Request]) -> None:
         buf = self._buf
+        if (
+            not buf
+            and self._pending is None
+            and data.endswith(b"\n\n")
+            and data.find(b"\n") == len(data) - 2
+            and data[0] not in (0x0A, 0x0D)
+            and b"\r" not in data
+            and len(data) <= MAX_HEADER_BLOCK
+        ):
+            # the usual packet, alone in its chunk: one command line and no headers ("api echo x")
+            raw = data.decode("utf-8", "surrogateescape")
+            out.append(Request(raw[:-2], [], None, raw))
+            return
         buf += data
         while True:
             if self._pending is not None:

@@ -26,6 +26,9 @@ _LONE_PERCENT = re.compile(r"%(?![0-9A-F]{2})")
 
 _CACHE: dict[str, str] = {}
 _CACHE_LIMIT = 1 << 16
+#: url_encode's memo (value -> encoding; cleared in place, never replaced): hot loops look a
+#: value up here first and call url_encode only on a miss.
+ENCODED: dict[str, str] = _CACHE
 
 
 def url_encode(value: str) -> str:

@@ -198,7 +198,7 @@ def cmd_api(state: ListenerState, request: Request) -> Awaitable[None] | None:
     if perms is not None and not perms.api_allowed(text):
         state.reply("-ERR permission denied")
         return None
-    console = (request.get("console_execute") or "").lower() == "true"
+    console = bool(request.headers) and (request.get("console_execute") or "").lower() == "true"
     command, args = _split_api(text)
     shown = text.strip() if console else command.strip()
     outcome = state.backend.call_api(command, args, state.session_uuid)

@@ -112,6 +112,7 @@ class Connection(asyncio.Protocol):
         self._logs: deque[LogRecord] = deque()
         self._flush_scheduled = False
         self._hold_until = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None  # looked up once (a getpid() per lookup)
         self._write_paused = False
         self._stall_timer: asyncio.TimerHandle | None = None
         self._first_packet_timer: asyncio.TimerHandle | None = None
@@ -409,7 +410,10 @@ class Connection(asyncio.Protocol):
             core.replied = False
             hold = self.settings.reply_event_hold
             if hold > 0:
-                self._hold_until = asyncio.get_running_loop().time() + hold
+                loop = self._loop
+                if loop is None:
+                    loop = self._loop = asyncio.get_running_loop()
+                self._hold_until = loop.time() + hold
 
     def close(self, message: str | None = GOODBYE, abort_after: float = 5.0) -> None:
         """Send the disconnect notice (unless ``message`` is None) and close."""

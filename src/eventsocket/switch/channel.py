@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from operator import attrgetter
 
 from eventsocket.protocol.events import Event, HeaderValue
 
@@ -203,21 +204,39 @@ class CallerProfile:
     hold_accum: int = 0
 
     def headers(self, prefix: str) -> Iterator[tuple[str, str]]:
-        yield f"{prefix}-Direction", self.direction
-        yield f"{prefix}-Logical-Direction", self.logical_direction
+        """``switch_caller_profile_event_set_data`` under ``prefix``.
+
+        Every event of a call carries its profiles, which change a few times per call: the
+        lines are built once per distinct profile content (the snapshot of every field they
+        read is the cache key, so any change to a field is seen) and shared.
+        """
+        key = (prefix, _PROFILE_SNAPSHOT(self))
+        cached = _PROFILE_HEADERS.get(key)
+        if cached is None:
+            if len(_PROFILE_HEADERS) >= _PROFILE_HEADERS_LIMIT:
+                _PROFILE_HEADERS.clear()
+            cached = _PROFILE_HEADERS[key] = self._build_headers(prefix)
+        return iter(cached)
+
+    def _build_headers(self, prefix: str) -> tuple[tuple[str, str], ...]:
+        out = [
+            (f"{prefix}-Direction", self.direction),
+            (f"{prefix}-Logical-Direction", self.logical_direction),
+        ]
         for attr, name in _PROFILE_TEXT:
             value = getattr(self, attr)
             if attr.startswith("orig_caller_id_"):
                 # only beside a current caller id (switch_caller_profile_event_set_data)
                 if value and getattr(self, attr[len("orig_") :]):
-                    yield f"{prefix}-{name}", value
+                    out.append((f"{prefix}-{name}", value))
             elif value:
-                yield f"{prefix}-{name}", value
+                out.append((f"{prefix}-{name}", value))
         for attr, name in _PROFILE_TIMES:
-            yield f"{prefix}-{name}", str(getattr(self, attr))
-        yield f"{prefix}-Screen-Bit", "true"
-        yield f"{prefix}-Privacy-Hide-Name", "false"
-        yield f"{prefix}-Privacy-Hide-Number", "false"
+            out.append((f"{prefix}-{name}", str(getattr(self, attr))))
+        out.append((f"{prefix}-Screen-Bit", "true"))
+        out.append((f"{prefix}-Privacy-Hide-Name", "false"))
+        out.append((f"{prefix}-Privacy-Hide-Number", "false"))
+        return tuple(out)
 
     def field(self, name: str) -> str | None:
         """``switch_caller_get_field_by_name``: a profile field by its variable name (any case)."""
@@ -245,11 +264,48 @@ class CallerProfile:
         return CallerProfile(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
+# every field CallerProfile.headers reads, as one tuple (built in C)
+_PROFILE_SNAPSHOT = attrgetter(
+    "direction", "logical_direction", *(a for a, _ in _PROFILE_TEXT), *(a for a, _ in _PROFILE_TIMES)
+)
+_PROFILE_HEADERS: dict[tuple[str, tuple[object, ...]], tuple[tuple[str, str], ...]] = {}
+_PROFILE_HEADERS_LIMIT = 4096
+class _VariableHeaders(dict[str, str]):
+    """``variable_<name>`` header names, built once per variable name (bounded like the profiles)."""
+
+    def __missing__(self, name: str) -> str:
+        if len(self) >= _PROFILE_HEADERS_LIMIT:
+            self.clear()
+        header = self[name] = f"variable_{name}"
+        return header
+
+
+_VARIABLE_HEADERS = _VariableHeaders()
+
+
 @dataclass(slots=True)
 class Codec:
     name: str = "L16"
     rate: int = 8000
     bit_rate: int = 128000
+
+    def headers(self, prefix: str) -> tuple[tuple[str, str], ...]:
+        """``<prefix>-Name``, ``-Rate``, ``-Bit-Rate`` (built once per codec and prefix)."""
+        key = (prefix, self.name, self.rate, self.bit_rate)
+        cached = _CODEC_HEADERS.get(key)
+        if cached is None:
+            if len(_CODEC_HEADERS) >= _PROFILE_HEADERS_LIMIT:
+                _CODEC_HEADERS.clear()
+            cached = _CODEC_HEADERS[key] = (
+                (f"{prefix}-Name", self.name),
+                (f"{prefix}-Rate", str(self.rate)),
+                (f"{prefix}-Bit-Rate", str(self.bit_rate)),
+            )
+        return cached
+
+
+_CODEC_HEADERS: dict[tuple[str, str, int, int], tuple[tuple[str, str], ...]] = {}
+_STATE_NUMBERS = {state: str(int(state)) for state in CS}
 
 
 class Channel:
@@ -323,41 +379,42 @@ class Channel:
         """True until hangup (``switch_channel_up``)."""
         return self.hangup_cause is None
 
-    def basic_headers(self) -> Iterator[tuple[str, str]]:
-        yield "Channel-State", self.running_state.name
-        yield "Channel-Call-State", self.call_state
-        yield "Channel-State-Number", str(int(self.state))
-        yield "Channel-Name", self.name
-        yield "Unique-ID", self.uuid
-        yield "Call-Direction", self.direction
-        yield "Presence-Call-Direction", self.direction
-        yield "Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"
-        presence_id = self.variables.get("presence_id")
+    def basic_headers(self) -> list[tuple[str, HeaderValue]]:
+        variables = self.variables
+        headers: list[tuple[str, HeaderValue]] = [
+            ("Channel-State", self.running_state.name),
+            ("Channel-Call-State", self.call_state),
+            ("Channel-State-Number", _STATE_NUMBERS[self.state]),
+            ("Channel-Name", self.name),
+            ("Unique-ID", self.uuid),
+            ("Call-Direction", self.direction),
+            ("Presence-Call-Direction", self.direction),
+            ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
+        ]
+        append = headers.append
+        presence_id = variables.get("presence_id")
         if presence_id:
-            yield "Channel-Presence-ID", presence_id
-        presence_data = self.variables.get("presence_data")
+            append(("Channel-Presence-ID", presence_id))
+        presence_data = variables.get("presence_data")
         if presence_data:
-            yield "Channel-Presence-Data", presence_data
-        yield "Channel-Call-UUID", self.variables.get("call_uuid") or self.uuid
-        yield "Answer-State", self.answer_state
+            append(("Channel-Presence-Data", presence_data))
+        append(("Channel-Call-UUID", variables.get("call_uuid") or self.uuid))
+        append(("Answer-State", self.answer_state))
         if self.hangup_cause is not None:
-            yield "Hangup-Cause", self.hangup_cause
+            append(("Hangup-Cause", self.hangup_cause))
         codec = self.codec
         if codec is not None:
-            yield "Channel-Read-Codec-Name", codec.name
-            yield "Channel-Read-Codec-Rate", str(codec.rate)
-            yield "Channel-Read-Codec-Bit-Rate", str(codec.bit_rate)
+            headers += codec.headers("Channel-Read-Codec")
         codec = self.write_codec
         if codec is not None:
-            yield "Channel-Write-Codec-Name", codec.name
-            yield "Channel-Write-Codec-Rate", str(codec.rate)
-            yield "Channel-Write-Codec-Bit-Rate", str(codec.bit_rate)
+            headers += codec.headers("Channel-Write-Codec")
+        return headers
 
     def data_headers(
         self, event_name: str, *, with_variables: bool | None = None
     ) -> list[tuple[str, HeaderValue]]:
         """``switch_channel_event_set_data``: basic headers, caller profile, other leg, variables."""
-        headers: list[tuple[str, HeaderValue]] = list(self.basic_headers())
+        headers = self.basic_headers()
         if self.profile_set:
             headers.extend(self.profile.headers("Caller"))
             other = self.other_profile
@@ -367,13 +424,26 @@ class Channel:
         if with_variables is None:
             with_variables = event_name in VARIABLE_EVENTS or self.variables.get("verbose_events") == "true"
         if with_variables:
-            headers.extend((f"variable_{k}", v) for k, v in self.variables.items())
+            variables = self.variables
+            names = map(_VARIABLE_HEADERS.__getitem__, variables)
+            headers.extend(zip(names, variables.values(), strict=True))
         return headers
 
     def add_data(self, event: Event, *, with_variables: bool | None = None) -> Event:
         """Append the channel data to ``event`` (the hot path of every channel event)."""
+        data = self.data_headers(event.name, with_variables=with_variables)
+        values = [value for _, value in data]
+        try:
+            # the usual case, checked in C: no empty value and no ARRAY:: value
+            plain = all(values) and "\0ARRAY::" not in "\0" + "\0".join(values)  # type: ignore[arg-type]
+        except TypeError:  # a value is already an array
+            plain = False
+        if plain:
+            event.headers.extend(data)
+            event.invalidate()
+            return event
         append = event.headers.append
-        for key, value in self.data_headers(event.name, with_variables=with_variables):
+        for key, value in data:
             if not value:
                 event.delete(key)  # an empty value removes, as for any event header
                 append = event.headers.append  # delete() replaced the list

@@ -27,6 +27,7 @@ from eventsocket.protocol.message import Request
 from eventsocket.switch.causes import cause_from_text, cause_number
 from eventsocket.switch.channel import CALL_STATES, CS, Channel
 from eventsocket.switch.expand import expand as expand_text
+from eventsocket.switch.flag import Flag
 
 if TYPE_CHECKING:
     from eventsocket.switch.core import SwitchCore
@@ -117,11 +118,11 @@ class Session:
         self.messages: deque[Request] = deque()
         self.private_events: deque[Event] = deque()
         self.dtmf: deque[str] = deque()
-        self._signal = asyncio.Event()
-        self._state_changed = asyncio.Event()
+        self._signal = Flag()
+        self._state_changed = Flag()
         self.task: asyncio.Task[None] | None = None
         self.locks = 0
-        self._unlocked = asyncio.Event()
+        self._unlocked = Flag()
         self._unlocked.set()
         self.break_requested = False
         self.event_lock = False
@@ -129,9 +130,9 @@ class Session:
         self.controllers: list[Callable[[Session], None]] = []
         self.partner: Session | None = None  # the leg bridged to this one
         self.loopback_peer: Session | None = None
-        self.destroyed = asyncio.Event()
-        self.hungup = asyncio.Event()
-        self.media_event = asyncio.Event()
+        self.destroyed = Flag()
+        self.hungup = Flag()
+        self.media_event = Flag()
         self.recordings: dict[str, float] = {}
         self.last_app: str | None = None
         self.hangup_hooks: list[Callable[[Session], None]] = []

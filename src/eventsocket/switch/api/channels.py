@@ -504,6 +504,29 @@ def _channels_table(calls: CallManager, core: SwitchCore, args: list[str]) -> Ta
     return CHANNEL_COLUMNS, rows
 
 
+def _channels_count(calls: CallManager, core: SwitchCore, args: list[str]) -> int:
+    """``show channels count``: one row per session, so no row needs building (unless filtered)."""
+    if len(args) >= 2 and args[0].lower() == "like":
+        return len(_channels_table(calls, core, args)[1])
+    return len(calls.sessions)
+
+
+def _calls_count(calls: CallManager, core: SwitchCore, args: list[str]) -> int:
+    """``show calls count``: the rows ``_calls_table`` makes (a leg and its partner share one),
+    grouped the same way without building them."""
+    count = 0
+    seen: set[str] = set()
+    for session in sorted(calls.sessions.values(), key=lambda s: s.channel.profile.created):
+        if session.uuid in seen:
+            continue
+        seen.add(session.uuid)
+        count += 1
+        partner = session.partner or session.loopback_peer
+        if partner is not None:
+            seen.add(partner.uuid)
+    return count
+
+
 def _calls_table(calls: CallManager, core: SwitchCore, args: list[str]) -> Table:
     rows: list[list[str]] = []
     seen: set[str] = set()
@@ -705,4 +728,7 @@ def register(core: SwitchCore, calls: CallManager) -> None:
             "bridged_calls": partial(_bridged_calls_table, calls),
             "detailed_bridged_calls": partial(_detailed_calls_table, calls),
         }
+    )
+    core.show_counters.update(
+        {"channels": partial(_channels_count, calls), "calls": partial(_calls_count, calls)}
     )

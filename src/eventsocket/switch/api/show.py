@@ -27,15 +27,24 @@ def _json_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def format_count(count: int, fmt: str) -> str:
+    """``show <what> count`` in each output format: the row count alone."""
+    if fmt == "json":
+        return orjson.dumps({"row_count": count, "rows": []}).decode() if count else '{"row_count": 0}\n'
+    if fmt == "xml":
+        return f'<result row_count="{count}">\n</result>\n' if count else '<result row_count="0"/>\n'
+    return f"\n{count} total.\n"
+
+
 def format_table(
     columns: Sequence[str], rows: list[list[str]], fmt: str, delim: str = ",", count_only: bool = False
 ) -> str:
     """Render rows the way ``show`` does for each output format."""
+    if count_only:
+        return format_count(len(rows), fmt)
     if fmt == "json":
         if not rows:
             return '{"row_count": 0}\n'
-        if count_only:
-            return orjson.dumps({"row_count": len(rows), "rows": []}).decode()
         items = [dict(zip(columns, row, strict=False)) for row in rows]
         try:
             return orjson.dumps({"row_count": len(rows), "rows": items}).decode()
@@ -46,14 +55,13 @@ def format_table(
         if not rows:
             return '<result row_count="0"/>\n'
         parts = [f'<result row_count="{len(rows)}">\n']
-        if not count_only:
-            for index, row in enumerate(rows, 1):
-                parts.append(f'  <row row_id="{index}">\n')
-                parts += [f"    <{c}>{escape(v)}</{c}>\n" for c, v in zip(columns, row, strict=False)]
-                parts.append("  </row>\n")
+        for index, row in enumerate(rows, 1):
+            parts.append(f'  <row row_id="{index}">\n')
+            parts += [f"    <{c}>{escape(v)}</{c}>\n" for c, v in zip(columns, row, strict=False)]
+            parts.append("  </row>\n")
         parts.append("</result>\n")
         return "".join(parts)
-    if count_only or not rows:
+    if not rows:
         return f"\n{len(rows)} total.\n"
     lines = [delim.join(columns)]
     lines += [delim.join(row) for row in rows]
@@ -156,5 +164,9 @@ def show(call: ApiCall) -> str:
     if rest and rest[0].lower() == "count":
         count_only = True
         rest = rest[1:]
+    if count_only:
+        counter = call.core.show_counters.get(what)
+        if counter is not None:  # counted without building a row per channel
+            return format_count(counter(call.core, rest), fmt)
     columns, rows = provider(call.core, rest)
     return format_table(columns, rows, fmt, delim, count_only)
