@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import cast
 
 AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 ACCEPTED = b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
@@ -34,8 +35,9 @@ class Responder(asyncio.Protocol):
         self.buf = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.transport.write(AUTH_REQUEST)  # type: ignore[union-attr]
+        # a TCP server's: an asyncio.Transport in effect (uvloop's do not subclass it)
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(AUTH_REQUEST)
 
     def connection_lost(self, exc: Exception | None) -> None:
         subscribers.discard(self)

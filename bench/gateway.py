@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from eventsocket.client import InboundConnection
+from eventsocket.client import Event, InboundConnection
 from eventsocket.client import connect as esl_connect
 from eventsocket.gateway.natsproc import NatsServer, free_port
 
@@ -74,9 +74,9 @@ class Subscriber:
         self.received = 0
         self.recording = False
 
-    def on_event(self, event: object) -> None:
+    def on_event(self, event: Event) -> None:
         now = time.perf_counter_ns()
-        get = event.get  # type: ignore[attr-defined]
+        get = event.get
         self.received += 1
         key = (get("Core-UUID") or "", get("Bench-Seq") or "")
         self.seen[key] = self.seen.get(key, 0) + 1

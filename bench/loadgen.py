@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from eventsocket.protocol import Frame, FrameParser
 
@@ -110,7 +111,7 @@ def api_parallel(conns: list[Conn], per_conn: int) -> float:
         if not ready:
             raise BenchError("api replies stopped coming")
         for key, _ in ready:
-            sock = key.fileobj  # type: ignore[assignment]
+            sock = cast(socket.socket, key.fileobj)  # only sockets are registered
             data = sock.recv(65536)
             if not data:
                 raise BenchError("connection closed by the server")
@@ -192,10 +193,10 @@ def bgapi_pipelined(conn: Conn, jobs: int, window: int, stall: float = 10.0) -> 
                 job = _header(payload, b"Job-UUID")
                 body = payload.partition(b"\n\n")[2]
                 want = expected.get(job or b"")
-                if want is None or job in seen:
+                if want is None or job is None or job in seen:
                     wrong.append(f"unexpected job {job!r}")
                     continue
-                seen.add(job)  # type: ignore[arg-type]
+                seen.add(job)
                 done += 1
                 if body == want:
                     matched += 1
@@ -335,7 +336,7 @@ def fanout(host: str, port: int, password: str, subscribers: int, events: int, w
         elif now - last_progress > stall:
             break
         for key, _ in ready:
-            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            sock = cast(socket.socket, key.fileobj)  # only sockets are registered
             try:
                 data = sock.recv(262144)
             except BlockingIOError:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serverproc import ServerProcess, machine_line
 
-from eventsocket.protocol import FrameParser
+from eventsocket.protocol import Frame, FrameParser
 
 GREETING = b"Content-Type: auth/request\n\n"
 #: the flood figure's stated RSS bound over the server's RSS before the flood
@@ -63,8 +63,8 @@ def login(port: int, password: str = "ClueCon", rcvbuf: int | None = None) -> so
     return sock
 
 
-def read_frames(sock: socket.socket, parser: FrameParser, count: int) -> list:  # type: ignore[type-arg]
-    frames: list = []  # type: ignore[type-arg]
+def read_frames(sock: socket.socket, parser: FrameParser, count: int) -> list[Frame]:
+    frames: list[Frame] = []
     while len(frames) < count:
         chunk = sock.recv(65536)
         if not chunk:

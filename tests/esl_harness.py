@@ -7,7 +7,9 @@ whatever other ``conftest`` modules the run has collected.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from eventsocket.protocol.framing import FrameParser
 from eventsocket.protocol.message import Frame
@@ -51,12 +53,12 @@ class RawClient:
             self.frames.extend(self.parser.feed(chunk))
         return self.frames.pop(0)
 
-    async def recv_until(self, predicate: object, timeout: float = 3.0) -> Frame:
+    async def recv_until(self, predicate: Callable[[Frame], object], timeout: float = 3.0) -> Frame:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             frame = await self.recv(max(0.01, deadline - loop.time()))
-            if predicate(frame):  # type: ignore[operator]
+            if predicate(frame):
                 return frame
 
     async def command(self, line: str, *headers: str, body: str | None = None) -> Frame:
@@ -82,11 +84,17 @@ class RawClient:
             pass
 
 
+class Closable(Protocol):
+    """A test's connection to the server, closed by ``stop_harness``."""
+
+    async def close(self) -> None: ...
+
+
 class Harness:
     def __init__(self, core: Switch, server: EventSocketServer) -> None:
         self.core = core
         self.server = server
-        self.clients: list[RawClient] = []
+        self.clients: list[Closable] = []
 
     @property
     def port(self) -> int:

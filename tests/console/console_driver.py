@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -49,10 +49,10 @@ class Driver:
     def send(self, keys: str) -> None:
         self.pipe.send_text(keys)
 
-    async def until(self, predicate: object, what: str) -> None:
+    async def until(self, predicate: Callable[[], object], what: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT
-        while not predicate():  # type: ignore[operator]
+        while not predicate():
             if self.task.done():
                 raise AssertionError(f"console ended (rc={self.task.result()}) before {what}:\n{self.text}"
                                      f"\nstderr: {self.stderr.getvalue()}")

@@ -108,8 +108,9 @@ async def test_third_party_client_sees_events_of_every_node(cluster: Cluster, cl
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), text=True,
     )
     try:
-        line = await asyncio.wait_for(asyncio.to_thread(driver.stdout.readline), 60)  # type: ignore[union-attr]
-        assert line.strip() == "READY", (line, driver.stderr.read() if driver.poll() is not None else "")  # type: ignore[union-attr]
+        assert driver.stdout is not None and driver.stderr is not None  # both PIPE
+        line = await asyncio.wait_for(asyncio.to_thread(driver.stdout.readline), 60)
+        assert line.strip() == "READY", (line, driver.stderr.read() if driver.poll() is not None else "")
         await asyncio.sleep(0.3)
         uuids = [await originate_on(node.port) for node in cluster.nodes.values()]
         out, err = await asyncio.to_thread(driver.communicate, None, 60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -484,16 +485,16 @@ def test_content_length_many_leading_zeros() -> None:
 class _CountingPattern:
     """Wraps a compiled pattern and counts the bytes its ``search`` is asked to scan."""
 
-    def __init__(self, pattern: object) -> None:
+    def __init__(self, pattern: re.Pattern[bytes]) -> None:
         self.pattern = pattern
         self.scanned = 0
 
-    def search(self, buf: bytes, pos: int = 0, endpos: int | None = None) -> object:
+    def search(self, buf: bytes, pos: int = 0, endpos: int | None = None) -> re.Match[bytes] | None:
         end = len(buf) if endpos is None else min(endpos, len(buf))
         self.scanned += max(0, end - pos)
         if endpos is None:
-            return self.pattern.search(buf, pos)  # type: ignore[attr-defined]
-        return self.pattern.search(buf, pos, endpos)  # type: ignore[attr-defined]
+            return self.pattern.search(buf, pos)
+        return self.pattern.search(buf, pos, endpos)
 
 
 def test_request_parser_scan_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:

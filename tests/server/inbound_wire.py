@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from calls_harness import STANDARD_HEADERS as STANDARD_HEADERS
@@ -128,7 +128,7 @@ class Wire(Frames):
             # a small stream buffer too, or asyncio itself would read megabytes ahead for us
             reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 15)
         wire = cls(reader, writer)
-        harness.clients.append(wire)  # type: ignore[arg-type]
+        harness.clients.append(wire)
         return wire
 
     @property
@@ -230,11 +230,11 @@ def header_names(event: Event) -> list[str]:
     return [name for name, _ in event.headers]
 
 
-async def wait_for(predicate: object, timeout: float = 5.0) -> None:
+async def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
     """Poll ``predicate()`` until true (the server does its work on the same loop)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if loop.time() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.005)

@@ -10,9 +10,9 @@ from inbound_wire import GOODBYE, SHUTDOWN, Harness, Wire, api_response, logged_
 def server_socket(harness: Harness, wire: Wire) -> socket.socket:
     conn = next(c for c in harness.server.connections if c.peer[1] == wire.local_port)
     assert conn.transport is not None
-    sock = conn.transport.get_extra_info("socket")
+    sock: socket.socket | None = conn.transport.get_extra_info("socket")
     assert sock is not None
-    return sock  # type: ignore[no-any-return]
+    return sock
 
 
 async def test_accepted_socket_is_tcp_nodelay(harness: Harness) -> None:
