@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from eventsocket.switch.dialplan import DialplanAction, XmlDialplan, parse_inline_dialplan
+from eventsocket.switch.dialplan import DialplanAction, RunInline, XmlDialplan, parse_inline_dialplan
 from eventsocket.switch.expand import expand as expand_vars
 
 GLOBALS = {"domain": "example.org"}
@@ -18,7 +18,7 @@ def expand(text: str, variables: Mapping[str, str]) -> str:
     return expand_vars(text, variables.get, GLOBALS.get)
 
 
-def dialplan(xml: str, **kwargs: object) -> XmlDialplan:
+def dialplan(xml: str, now: Callable[[], datetime] | None = None) -> XmlDialplan:
     root = ET.fromstring(f"<dialplan>{xml}</dialplan>")
 
     def contexts(name: str) -> ET.Element | None:
@@ -27,7 +27,7 @@ def dialplan(xml: str, **kwargs: object) -> XmlDialplan:
                 return context
         return None
 
-    return XmlDialplan(contexts, **kwargs)  # type: ignore[arg-type]
+    return XmlDialplan(contexts, now=now)
 
 
 def hunt(
@@ -35,7 +35,7 @@ def hunt(
     destination: str = "1000",
     variables: dict[str, str] | None = None,
     context: str = "default",
-    run_inline: object = None,
+    run_inline: RunInline | None = None,
     **fields: str,
 ) -> list[DialplanAction] | None:
     profile = {"destination_number": destination, "caller_id_number": "1001", "context": context, **fields}
@@ -44,7 +44,7 @@ def hunt(
         profile,
         variables if variables is not None else {},
         expand,
-        run_inline,  # type: ignore[arg-type]
+        run_inline,
     )
 
 

@@ -44,14 +44,14 @@ def greenswitch_main(host: str, port: int, password: str, nodes: int) -> int:
 def genesis_main(host: str, port: int, password: str, nodes: int) -> int:
     import asyncio
 
-    from genesis import Inbound
+    from genesis import ESLEvent, Inbound
 
     async def run() -> int:
         seen: dict[str, str] = {}
         async with Inbound(host, port, password) as client:
 
-            async def on_create(event: object) -> None:
-                get = event.get  # type: ignore[attr-defined]
+            async def on_create(event: ESLEvent) -> None:
+                get = event.get
                 seen.setdefault(get("Core-UUID", ""), get("Unique-ID", ""))
 
             client.on("CHANNEL_CREATE", on_create)
