@@ -852,6 +852,8 @@ class _PlainLines(dict[tuple[str, str], str]):
         key, value = header
         # an empty value is written _undef_, as FreeSWITCH does
         text = f"{key}: {ENCODED.get(value) or url_encode(value) or '_undef_'}\n"
+        if key in _ONCE_PER_EVENT:
+            return text  # never seen again: kept out, so the lines that do repeat stay
         if len(self) >= self.limit:
             self.clear()
         self[header] = text
@@ -859,6 +861,7 @@ class _PlainLines(dict[tuple[str, str], str]):
 
 
 _PLAIN_LINES = _PlainLines()
+_ONCE_PER_EVENT = frozenset({"Event-Sequence", "Event-Date-Timestamp"})
 
 
 def to_plain(headers: Iterable[tuple[str, HeaderValue]], body: str | None) -> bytes:

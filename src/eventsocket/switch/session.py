@@ -77,6 +77,21 @@ class CallLayer(Protocol):
     def unbridge(self, session: Session) -> None: ...
 
 
+_STAMPS: dict[int, str] = {}
+
+
+def _local_stamp(us: int) -> str:
+    """``%Y-%m-%d %H:%M:%S`` local time of a microsecond timestamp; the stamps of a call's CDR
+    variables fall in a few seconds, so each second's text is made once (bounded)."""
+    second = int(us / 1_000_000)
+    text = _STAMPS.get(second)
+    if text is None:
+        if len(_STAMPS) >= 4096:
+            _STAMPS.clear()
+        text = _STAMPS[second] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+    return text
+
+
 class SessionEndpoint(Protocol):
     """What a session asks of the endpoint module that created it (its far end)."""
 
@@ -907,9 +922,7 @@ class Session:
         if not channel.variables.get("digits_dialed"):
             set_var("digits_dialed", "none")
 
-        def stamp(us: int) -> str:
-            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000))
-
+        stamp = _local_stamp
         start = profile.created
         if start:
             set_var("start_stamp", stamp(start))
