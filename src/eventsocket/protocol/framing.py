@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Generic, TypeVar
 
 from eventsocket.protocol.compat import atoi as atoi  # re-exported for existing importers
 from eventsocket.protocol.message import Frame, LogLine, Request
@@ -29,6 +30,9 @@ _EVENT_ENVELOPE = re.compile(
 )
 _EVENT_TYPES = {b"text/event-" + f: "text/event-" + f.decode() for f in (b"plain", b"json", b"xml")}
 _FRAME_END = re.compile(rb"\n\r?\n")
+
+
+_Out = TypeVar("_Out")
 
 
 class ProtocolError(Exception):
@@ -71,14 +75,40 @@ def parse_header_block(block: str) -> tuple[str, list[tuple[str, str]], int]:
     return command, headers, length
 
 
-class RequestParser:
+class _Parser(Generic[_Out]):
+    """What both parsers share: ``feed`` returns what the bytes complete, and a framing error
+    found after complete packets in the same chunk is kept in ``failed`` so those packets are
+    handled first (the next ``feed`` raises it)."""
+
+    __slots__ = ("failed",)
+    failed: ProtocolError | None
+
+    def feed(self, data: bytes) -> list[_Out]:
+        """The packets ``data`` completes. A framing error raises :class:`ProtocolError`, after
+        the packets before it were returned (see ``failed``)."""
+        if self.failed is not None:
+            raise self.failed
+        out: list[_Out] = []
+        try:
+            self._feed(data, out)
+        except ProtocolError as exc:
+            self.failed = exc
+            if not out:
+                raise
+        return out
+
+    def _feed(self, data: bytes, out: list[_Out]) -> None:
+        raise NotImplementedError
+
+
+class RequestParser(_Parser[Request]):
     """Incremental parser for the client-to-server direction.
 
     ``feed()`` takes any chunk of bytes and returns the complete requests it finished.
     After a :class:`ProtocolError` the parser is spent: the connection must close.
     """
 
-    __slots__ = ("_buf", "_pending", "_scanned", "failed")
+    __slots__ = ("_buf", "_pending", "_scanned")
 
     def __init__(self) -> None:
         # a framing error found after complete requests in the same chunk: those are
@@ -108,18 +138,6 @@ class RequestParser:
         if pending is None:
             return len(self._buf)
         return len(pending[2]) + pending[3]
-
-    def feed(self, data: bytes) -> list[Request]:
-        if self.failed is not None:
-            raise self.failed
-        out: list[Request] = []
-        try:
-            self._feed(data, out)
-        except ProtocolError as exc:
-            self.failed = exc
-            if not out:
-                raise
-        return out
 
     def _feed(self, data: bytes, out: list[Request]) -> None:
         buf = self._buf
@@ -180,14 +198,14 @@ class RequestParser:
             out.append(Request(line, headers, None, raw))
 
 
-class FrameParser:
+class FrameParser(_Parser[Frame]):
     """Incremental parser for the server-to-client direction (clients and tests).
 
     Frames end their header block with a blank line; ``Content-Length`` gives the
     body. Limits keep a hostile server from growing the client's memory without bound.
     """
 
-    __slots__ = ("_buf", "_pending", "_scanned", "failed", "max_body", "max_header")
+    __slots__ = ("_buf", "_pending", "_scanned", "max_body", "max_header")
 
     def __init__(self, max_header: int = MAX_HEADER_BLOCK, max_body: int = 256 * 1024 * 1024) -> None:
         # a framing error found after complete frames in the same chunk: those are returned
@@ -199,20 +217,6 @@ class FrameParser:
         self._scanned = 0
         self.max_header = max_header
         self.max_body = max_body
-
-    def feed(self, data: bytes) -> list[Frame]:
-        """The frames ``data`` completes. A framing error raises :class:`ProtocolError`, after
-        the frames before it were returned (see ``failed``)."""
-        if self.failed is not None:
-            raise self.failed
-        out: list[Frame] = []
-        try:
-            self._feed(data, out)
-        except ProtocolError as exc:
-            self.failed = exc
-            if not out:
-                raise
-        return out
 
     def _feed(self, data: bytes, out: list[Frame]) -> None:
         buf = self._buf
