@@ -371,7 +371,7 @@ class GatewayBackend:
                      event.serialize("plain"))
         )
 
-    def fire_new_event(self, build: Callable[[], Event]) -> None:
+    def fire_new_event(self, build: Callable[[], Event], name: str | None = None) -> None:
         self.fire_event(build())
 
     def standard_headers(

@@ -139,21 +139,28 @@ class RequestParser(_Parser[Request]):
             return len(self._buf)
         return len(pending[2]) + pending[3]
 
-    def _feed(self, data: bytes, out: list[Request]) -> None:
-        buf = self._buf
+    def lone_line(self, data: bytes) -> str | None:
+        """The command line, when ``data`` is exactly one whole packet of one line and no
+        headers (``api echo x\n\n``) and nothing is buffered: the usual packet, which
+        needs no buffering. Else None (``feed`` it). The parser's state is unchanged."""
         if (
-            not buf
-            and self._pending is None
-            and data.endswith(b"\n\n")
+            data.endswith(b"\n\n")
             and data.find(b"\n") == len(data) - 2
+            and not self._buf
+            and self._pending is None
             and data[0] not in (0x0A, 0x0D)
             and b"\r" not in data
             and len(data) <= MAX_HEADER_BLOCK
         ):
-            # the usual packet, alone in its chunk: one command line and no headers ("api echo x")
-            raw = data.decode("utf-8", "surrogateescape")
-            out.append(Request(raw[:-2], [], None, raw))
+            return data[:-2].decode("utf-8", "surrogateescape")
+        return None
+
+    def _feed(self, data: bytes, out: list[Request]) -> None:
+        line = self.lone_line(data)
+        if line is not None:
+            out.append(Request(line, [], None, line + "\n\n"))
             return
+        buf = self._buf
         buf += data
         while True:
             if self._pending is not None:
@@ -314,7 +321,7 @@ def command_reply_frame(text: str, extra: Iterable[tuple[str, str]] = ()) -> byt
 
 
 def api_response_frame(body: str | bytes) -> bytes:
-    data = body if isinstance(body, bytes) else _enc(body)
+    data = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
     return b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(data), data)
 
 

@@ -87,6 +87,9 @@ class EventSelection(Protocol):
     @property
     def session_uuid(self) -> str | None: ...
     def accepts(self, event: Event) -> bool: ...
+    def wants(self, name: str) -> bool:
+        """Whether an event of this name may be accepted (before it is built)."""
+        ...
 
 
 class EventFeed(Protocol):
@@ -180,8 +183,8 @@ class SwitchBackend(Protocol):
         ...
 
     def fire_event(self, event: Event) -> None: ...
-    def fire_new_event(self, build: Callable[[], Event]) -> None:
-        """Fire ``build()``; a backend may skip building it when nobody listens."""
+    def fire_new_event(self, build: Callable[[], Event], name: str | None = None) -> None:
+        """Fire ``build()``; a backend may skip building it when nobody listens (to ``name``)."""
         ...
 
     def standard_headers(

@@ -45,7 +45,7 @@ from eventsocket.server.state import (
 )
 from eventsocket.switch.log import DEBUG, level_from_text
 
-__all__ = ["COMMANDS", "Command", "Handler", "When", "dispatch"]
+__all__ = ["COMMANDS", "Command", "Handler", "When", "api_reply", "dispatch", "finish_api", "run_api"]
 
 Handler = Callable[[ListenerState, Request], Awaitable[None] | None]
 
@@ -187,11 +187,6 @@ def cmd_module(state: ListenerState, request: Request) -> None:
 # -- api / bgapi -----------------------------------------------------------------------------------
 
 
-def _split_api(text: str) -> tuple[str, str]:
-    command, _, args = text.partition(" ")
-    return command, args
-
-
 def cmd_api(state: ListenerState, request: Request) -> Awaitable[None] | None:
     text = request.line[4:]
     perms = state.permissions
@@ -199,28 +194,39 @@ def cmd_api(state: ListenerState, request: Request) -> Awaitable[None] | None:
         state.reply("-ERR permission denied")
         return None
     console = bool(request.headers) and (request.get("console_execute") or "").lower() == "true"
-    command, args = _split_api(text)
-    shown = text.strip() if console else command.strip()
+    return run_api(state, text, console)
+
+
+def run_api(state: ListenerState, text: str, console: bool = False) -> Awaitable[None] | None:
+    """Run ``api <text>`` and answer it (the permission check is done): at once, or by the
+    awaitable returned. ``console`` (the ``console_execute`` header) names the whole text
+    in the not-found reply."""
+    command, _, args = text.partition(" ")
     outcome = state.backend.call_api(command, args, state.session_uuid)
-    if not isinstance(outcome, str) and outcome is not None:
-        return _finish_api(state, shown, outcome)
-    _send_api(state, shown, outcome)
-    return None
+    shown = text if console else command
+    if outcome is None or isinstance(outcome, str):
+        state.send(api_reply(shown, outcome))
+        state.replied = True
+        return None
+    return finish_api(state, shown, outcome)
 
 
-def _send_api(state: ListenerState, command: str, output: str | None) -> None:
+def api_reply(command: str, output: str | None) -> bytes:
+    """The ``api/response`` for ``output``: FreeSWITCH's texts for an unknown command (None)
+    and for a command that printed nothing."""
+    if output:
+        data = output.encode("utf-8", "surrogateescape")
+        return b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(data), data)
     if output is None:
-        body = f"-ERR {command} Command not found!\n"
-    elif output == "":
-        body = "-ERR no reply\n"
-    else:
-        body = output
-    state.send(api_response_frame(body))
+        return api_response_frame(f"-ERR {command.strip()} Command not found!\n")
+    return api_response_frame("-ERR no reply\n")
+
+
+async def finish_api(state: ListenerState, command: str, outcome: Awaitable[str | None]) -> None:
+    """Answer an ``api`` command that waits, once it is done."""
+    output = await outcome
+    state.send(api_reply(command, output))
     state.replied = True
-
-
-async def _finish_api(state: ListenerState, command: str, outcome: Awaitable[str | None]) -> None:
-    _send_api(state, command, await outcome)
 
 
 def cmd_bgapi(state: ListenerState, request: Request) -> None:
@@ -230,7 +236,7 @@ def cmd_bgapi(state: ListenerState, request: Request) -> None:
         state.reply("-ERR permission denied")
         return
     job_uuid = (request.get("Job-UUID") or "")[:256] or str(uuidlib.uuid4())
-    command, args = _split_api(text)
+    command, _, args = text.partition(" ")
     state.reply(f"+OK Job-UUID: {job_uuid}", [("Job-UUID", job_uuid)])
     state.actions.append(BackgroundJob(job_uuid, command, args, state.session_uuid))
 

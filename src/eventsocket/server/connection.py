@@ -204,6 +204,11 @@ class Connection(asyncio.Protocol):
         if self.closing:
             return
         core = self.core
+        if data[:4] == b"api " and not (self._busy or self._turn_scheduled or self._write_paused):
+            answer = core.express(data)
+            if answer is not None:
+                self._express_answer(answer)
+                return
         packets = core.packets
         core.receive_data(data)
         if core.requests:
@@ -216,6 +221,20 @@ class Connection(asyncio.Protocol):
             self._process()
         if not core.authenticated:
             self._watch_preauth(core.packets != packets)
+
+    def _express_answer(self, answer: bytes | Awaitable[None]) -> None:
+        """Write what :meth:`ListenerCore.express` answered, as :meth:`_process` would."""
+        if isinstance(answer, bytes):
+            transport = self.transport
+            if transport is not None:
+                transport.write(answer)
+            self._replied()
+        else:
+            self._busy = True
+            self._task = asyncio.ensure_future(self._finish(answer))
+            return
+        if self._events or self._logs:
+            self._flush_now()  # what the command caused follows its reply at once
 
     # -- before authentication: bounded packets, bounded time -----------------------------------------
 
@@ -407,13 +426,17 @@ class Connection(asyncio.Protocol):
             if self.transport is not None and not self.closing:
                 self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         if core.replied:
-            core.replied = False
-            hold = self.settings.reply_event_hold
-            if hold > 0:
-                loop = self._loop
-                if loop is None:
-                    loop = self._loop = asyncio.get_running_loop()
-                self._hold_until = loop.time() + hold
+            self._replied()
+
+    def _replied(self) -> None:
+        """A reply went out: events fired from now on wait ``reply_event_hold`` (see :meth:`_write_out`)."""
+        self.core.replied = False
+        hold = self.settings.reply_event_hold
+        if hold > 0:
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            self._hold_until = loop.time() + hold
 
     def close(self, message: str | None = GOODBYE, abort_after: float = 5.0) -> None:
         """Send the disconnect notice (unless ``message`` is None) and close."""

@@ -281,4 +281,4 @@ class EventSocketServer:
                 event.add(key, value)
             return event
 
-        backend.fire_new_event(build)
+        backend.fire_new_event(build, "BACKGROUND_JOB")

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Sequence
 from eventsocket.protocol.framing import GOODBYE, ContentLengthError, ProtocolError, RequestParser
 from eventsocket.protocol.message import Request
 from eventsocket.server.backend import SwitchBackend
-from eventsocket.server.commands import COMMANDS, Command, dispatch
+from eventsocket.server.commands import COMMANDS, Command, api_reply, dispatch, finish_api
 from eventsocket.server.settings import EventSocketSettings
 from eventsocket.server.state import ListenerState, Sink
 
@@ -75,6 +75,42 @@ class ListenerCore(ListenerState):
             self.packets += len(requests)
             self.requests.extend(requests)
 
+    def express(self, data: bytes) -> bytes | Awaitable[None] | None:
+        """Answer ``data`` at once if it is one whole ``api`` packet without headers that no
+        other request waits before, on an authenticated, unrestricted socket: the packet a
+        controlling program sends over and over. The answer is the one :meth:`receive_data`
+        and :meth:`handle_next` would give, in a fraction of the steps (it is the request
+        path's hot spot, and every step in it costs a few cache misses per request).
+
+        Returns None when the packet is not taken (feed it to :meth:`receive_data`), the
+        reply to write, or an awaitable to run to completion as :meth:`handle_next`'s.
+        """
+        if (
+            self.requests
+            or not self.authenticated
+            or not self.full
+            or self.permissions is not None
+            or self.failed is not None
+            or self.closing
+            or not self._handled_first
+        ):
+            return None
+        line = self.parser.lone_line(data)
+        if line is None or line[:4] != "api " or "mod_event_socket" in line.lower():
+            return None
+        self.packets += 1
+        command, _, args = line[4:].partition(" ")
+        try:
+            outcome = self.backend.call_api(command, args, self.session_uuid)
+        except Exception:
+            log.exception("command failed: %r", line[:200])
+            self.reply("-ERR command failed")
+            return self.take_output()
+        if outcome is None or isinstance(outcome, str):
+            self.replied = True
+            return api_reply(command, outcome)
+        return self._complete(finish_api(self, command, outcome), line)
+
     @property
     def pending_requests(self) -> int:
         return len(self.requests) if not self.closing else 0
@@ -101,13 +137,13 @@ class ListenerCore(ListenerState):
         if pending is None:
             self.muted = False
             return None
-        return self._complete(pending, request)
+        return self._complete(pending, request.line)
 
-    async def _complete(self, pending: Awaitable[None], request: Request) -> None:
+    async def _complete(self, pending: Awaitable[None], line: str) -> None:
         try:
             await pending
         except Exception:
-            log.exception("command failed: %r", request.line[:200])
+            log.exception("command failed: %r", line[:200])
             self.reply("-ERR command failed")
         finally:
             self.muted = False

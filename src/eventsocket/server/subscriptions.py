@@ -64,6 +64,10 @@ class Subscriptions:
     def passes_filters(self, event: Event) -> bool:
         return filters_accept(self.filters, event.get)
 
+    def wants(self, name: str) -> bool:
+        """Whether an event named ``name`` may pass :meth:`accepts` (asked before it is built)."""
+        return self.enabled and (name in self.types or ALL in self.types)
+
     # -- the whole check ---------------------------------------------------------------------
 
     def accepts(self, event: Event) -> bool:

@@ -21,6 +21,8 @@ from eventsocket.switch.identity import SwitchIdentity
 log = logging.getLogger("eventsocket.bus")
 
 Listener = Callable[[Event], None]
+#: Whether a listener may accept events of a name (see :meth:`EventBus.set_interest`).
+Interest = Callable[[str], bool]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -34,6 +36,7 @@ class EventBus:
         self.clock = clock
         self._sequence = 0
         self._listeners: list[Listener] = []
+        self._interest: dict[Listener, Interest] = {}  # listeners that take only some names
         self._pending: deque[Event] = deque()
         self._firing = False
         self._date_second = -1
@@ -43,31 +46,67 @@ class EventBus:
 
     # -- listeners ---------------------------------------------------------------------------
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener, wants: Interest | None = None) -> None:
+        """Deliver every event to ``listener``; ``wants`` (see :meth:`set_interest`) may narrow it."""
         if listener not in self._listeners:
             self._listeners.append(listener)
+        self.set_interest(listener, wants)
+
+    def set_interest(self, listener: Listener, wants: Interest | None) -> None:
+        """Which event names ``listener`` may accept: ``wants(name)`` true, or every name when None.
+
+        Events made with :meth:`fire_new` are not built at all when no listener wants
+        their name (an API event for every ``api`` command costs more than the command).
+        ``wants`` is asked at every such event, so it may follow a selection that changes.
+        Events are still delivered to every listener; each makes its own final choice.
+        """
+        if listener not in self._listeners:
+            return
+        if wants is None:
+            self._interest.pop(listener, None)
+        else:
+            self._interest[listener] = wants
 
     def unsubscribe(self, listener: Listener) -> None:
         try:
             self._listeners.remove(listener)
         except ValueError:
             pass
+        self._interest.pop(listener, None)
 
     @property
     def listener_count(self) -> int:
         return len(self._listeners)
 
-    def fire_new(self, build: Callable[[], Event]) -> None:
-        """Build an event with ``build`` and fire it, unless nobody listens.
+    def wanted(self, name: str) -> bool:
+        """Whether any listener may accept an event named ``name``."""
+        listeners = self._listeners
+        if not listeners:
+            return False
+        interest = self._interest
+        if len(interest) < len(listeners):  # somebody takes every event
+            return True
+        return any(wants(name) for wants in interest.values())
 
-        Channel events carry a hundred headers or more; with no listener the event is
-        not built at all, but its sequence number is still taken, so the numbering is the
-        same whether or not anyone listens.
+    def fire_new(self, build: Callable[[], Event], name: str | None = None) -> None:
+        """Build an event with ``build`` and fire it, unless nobody listens (to ``name``, if given).
+
+        Channel events carry a hundred headers or more; when nobody would receive the
+        event it is not built at all, but its sequence number is still taken, so the
+        numbering is the same whether or not anyone listens.
         """
-        if self._listeners:
+        if self._listeners and (name is None or self.wanted(name)):
             self.fire(build())
         else:
             self._sequence += 1
+
+    def skipped(self, name: str) -> bool:
+        """True when nobody wants an event named ``name``: its sequence number is taken and
+        it need not be built (:meth:`fire_new` without the closure, for hot paths)."""
+        if self._listeners and self.wanted(name):
+            return False
+        self._sequence += 1
+        return True
 
     # -- creating ----------------------------------------------------------------------------
 

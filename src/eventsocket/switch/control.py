@@ -17,6 +17,12 @@ from eventsocket.switch.bus import EventBus
 from eventsocket.switch.channel import Channel
 
 
+class NamedInterest(Protocol):
+    """The part of a socket's event selection the bus uses: which names it may accept."""
+
+    def wants(self, name: str) -> bool: ...
+
+
 class BusFeed:
     """A socket's subscription to the event bus (the server's ``EventFeed``)."""
 
@@ -27,8 +33,10 @@ class BusFeed:
         self._listener = listener
         bus.subscribe(listener)
 
-    def update(self, selection: object) -> None:
-        """Nothing to do: every event reaches the socket, which applies its own selection."""
+    def update(self, selection: NamedInterest) -> None:
+        """Events the selection can never accept need not be built (the socket still checks each)."""
+        if self._bus is not None:
+            self._bus.set_interest(self._listener, selection.wants)
 
     def close(self) -> None:
         if self._bus is not None:

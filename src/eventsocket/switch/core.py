@@ -85,6 +85,9 @@ class ApiRegistry:
 
     def __init__(self) -> None:
         self._commands: dict[str, ApiCommand] = {}
+        #: the command registered under exactly this (lower-case) name: :meth:`get` without
+        #: the case folding, for the lookup done at every ``api``
+        self.get_exact: Callable[[str], ApiCommand | None] = self._commands.get
 
     def add(self, name: str, description: str, syntax: str, module: str, function: ApiFunction) -> None:
         self._commands[name.lower()] = ApiCommand(name, description, syntax, module, function)
@@ -353,7 +356,8 @@ class SwitchCore:
         """
         command = command.strip()
         args = args.strip()
-        entry = self.api.get(command)
+        api = self.api
+        entry = api.get_exact(command) or api.get(command)
         if entry is None:
             self._fire_api_event(command, args)
             return None
@@ -384,7 +388,8 @@ class SwitchCore:
         return await outcome
 
     def _fire_api_event(self, command: str, args: str) -> None:
-        self.bus.fire_new(lambda: self.api_event(command, args))
+        if not self.bus.skipped("API"):
+            self.bus.fire(self.api_event(command, args))
 
     def api_event(self, command: str, args: str) -> Event:
         return self.bus.create(
@@ -467,7 +472,8 @@ class SwitchCore:
                 calling_file="switch_xml.c",
                 calling_function="switch_xml_open_root",
                 calling_line=2423,
-            )
+            ),
+            "RELOADXML",
         )
         return "Success"
 
@@ -494,8 +500,8 @@ class SwitchCore:
     def fire_event(self, event: Event) -> None:
         self.bus.fire(event)
 
-    def fire_new_event(self, build: Callable[[], Event]) -> None:
-        self.bus.fire_new(build)
+    def fire_new_event(self, build: Callable[[], Event], name: str | None = None) -> None:
+        self.bus.fire_new(build, name)
 
     def standard_headers(
         self, name: str, calling_file: str, calling_function: str, calling_line: int

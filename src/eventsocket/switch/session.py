@@ -185,7 +185,7 @@ class Session:
         return event
 
     def fire(self, name: str, **kwargs: object) -> None:
-        self.core.bus.fire_new(lambda: self.event(name, **kwargs))  # type: ignore[arg-type]
+        self.core.bus.fire_new(lambda: self.event(name, **kwargs), name)  # type: ignore[arg-type]
 
     def now_us(self) -> int:
         return _usec(self.core.clock.time())
