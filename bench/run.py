@@ -60,15 +60,16 @@ class Counts:
     fanout_events: int = 20_000
     fanout_window: int = 256
     connections: int = 1_000
-    apirt_seconds: float = 3.0
+    apirt_seconds: float = 0.4
+    apirt_rounds: int = 8
     calls: int = 4_000
     calls_concurrency: int = 4
     held_calls: int = 10_000
 
 
 QUICK = Counts(api=300, api_warmup=20, api_parallel_each=100, floor=300, bgapi=300, delay=40,
-               delay_gap_ms=(0.1, 0.5), fanout_events=300, connections=50, apirt_seconds=0.3, calls=40,
-               held_calls=40)
+               delay_gap_ms=(0.1, 0.5), fanout_events=300, connections=50, apirt_seconds=0.1, apirt_rounds=1,
+               calls=40, held_calls=40)
 
 
 @dataclass
@@ -281,17 +282,21 @@ def fig_connections(ctx: Context) -> list[str]:
 
 
 def fig_apirt(ctx: Context) -> list[str]:
-    """1c. Sequential ``api echo x`` from the C client, the server next to a do-nothing responder."""
+    """1c. Sequential ``api echo x`` from the C client, the server alternating with a do-nothing responder."""
     try:
         binary = apirt.build()
     except apirt.ApirtUnavailable as exc:
         return [f"apirt api round trips/s: skipped ({exc})"]
     loop = "uvloop" if ctx.server.loop_name == "uvloop" else "asyncio"
-    seconds = ctx.counts.apirt_seconds
-    ours = apirt.measure(binary, ctx.port, seconds, ctx.password)
-    with floor_responder(loop) as (port, _pid):
-        floor = apirt.measure(binary, port, seconds, "x")
-    return apirt.report(ours, floor, loop)
+    c = ctx.counts
+    lines = []
+    with floor_responder(loop) as (floor_port, floor_pid):
+        for placement in apirt.placements():
+            server = (ctx.port, ctx.server.pid, ctx.password)
+            pairs = apirt.alternate(binary, server, (floor_port, floor_pid, "x"), placement, c.apirt_rounds,
+                                    c.apirt_seconds)
+            lines += apirt.report(pairs, loop, placement)
+    return lines
 
 
 def fig_calls(ctx: Context) -> list[str]:
