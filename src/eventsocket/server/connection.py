@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable
 from typing import Protocol, cast
@@ -58,9 +59,14 @@ log = logging.getLogger("eventsocket.connection")
 
 WRITE_HIGH_WATER = 1024 * 1024
 MAX_PENDING_REQUESTS = 1024
-#: One turn of request handling: so many requests, or so many bytes of replies, then the others' turn.
-TURN_REQUESTS = 64
+#: One turn of request handling: so long, or so many bytes of replies, then the others' turn.
+#: A turn counted in requests instead would split a client's pipelined window into several
+#: turns; requests arriving between them keep the queue from emptying, and the events the
+#: window caused (written only once it is empty, as FreeSWITCH does) would wait for them.
+TURN_SECONDS = 0.002
 TURN_BYTES = 256 * 1024
+#: requests handled between two looks at the clock
+TURN_CLOCK_EVERY = 16
 
 
 class ServerContext(Protocol):
@@ -331,14 +337,16 @@ class Connection(asyncio.Protocol):
     def _process(self) -> None:
         """Handle queued requests in order until one has to wait; write what they produced.
 
-        One turn handles at most ``TURN_REQUESTS`` requests (or ``TURN_BYTES`` of replies),
-        then lets the event loop serve everyone else before the next turn, and no turn
-        starts while the peer is not reading what we wrote.
+        One turn lasts at most ``TURN_SECONDS`` (or ``TURN_BYTES`` of replies), then lets
+        the event loop serve everyone else before the next turn, and no turn starts while
+        the peer is not reading what we wrote.
         """
         core = self.core
         handled = 0
+        started = time.monotonic()
         while core.requests and not self._busy and not self.closing and not self._write_paused:
-            if handled >= TURN_REQUESTS or core.outbox_size >= TURN_BYTES:
+            look = handled % TURN_CLOCK_EVERY == TURN_CLOCK_EVERY - 1
+            if core.outbox_size >= TURN_BYTES or (look and time.monotonic() - started >= TURN_SECONDS):
                 self._schedule_turn()
                 break
             pending = core.handle_next()
