@@ -89,6 +89,16 @@ def test_delete() -> None:
     assert event.headers == [("B", "1")]
 
 
+def test_delete_keeps_the_header_list_of_whoever_holds_it() -> None:
+    event = Event("CUSTOM", [("A", "1"), ("B", "2")])
+    append = event.headers.append  # a builder adding headers as it goes
+    event.delete("A")
+    append(("C", "3"))
+    event.set("B", "4")  # set is delete, then add
+    append(("D", "5"))
+    assert event.headers == [("C", "3"), ("B", "4"), ("D", "5")]
+
+
 def test_items_prints_arrays() -> None:
     event = Event("CUSTOM", [("A", "1"), ("Arr", ["x", "y"])])
     assert list(event.items()) == [("A", "1"), ("Arr", "ARRAY::x|:y")]

@@ -641,11 +641,15 @@ class Event:
         self.add(name, value)
 
     def delete(self, name: str, value: str | None = None) -> None:
-        """Remove every header called ``name`` (any case), or only those equal to ``value``."""
+        """Remove every header called ``name`` (any case), or only those equal to ``value``.
+
+        In place: whoever holds the header list (or its ``append``) keeps adding to this event.
+        """
         lname = name.lower()
         self._frames = None
-        self.headers = [
-            (k, v) for k, v in self.headers if not (k.lower() == lname and (value is None or v == value))
+        headers = self.headers
+        headers[:] = [
+            (k, v) for k, v in headers if not (k.lower() == lname and (value is None or v == value))
         ]
 
     def all_items(self) -> list[tuple[str, str]]:

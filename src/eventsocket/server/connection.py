@@ -437,8 +437,15 @@ class Connection(asyncio.Protocol):
             self._replied()
 
     def _replied(self) -> None:
-        """A reply went out: events fired from now on wait ``reply_event_hold`` (see :meth:`_write_out`)."""
-        self.core.replied = False
+        """A reply went out: events fired from now on wait ``reply_event_hold`` (see :meth:`_write_out`).
+
+        Only for a socket that receives events or log lines now: one that starts to later
+        does so with a command, whose own reply starts the hold.
+        """
+        core = self.core
+        core.replied = False
+        if not core.subs.enabled and core.log_level is None:
+            return
         hold = self.settings.reply_event_hold
         if hold > 0:
             loop = self._loop

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from eventsocket.protocol.eventlist import ALL, CUSTOM, EVENT_NAMES
 from eventsocket.protocol.events import Event, EventFormat
-from eventsocket.protocol.selection import filters_accept
+from eventsocket.protocol.selection import delete_filters, filters_accept
 
 
 @dataclass(slots=True)
@@ -53,13 +53,7 @@ class Subscriptions:
         self.filters.append((header, value))
 
     def delete_filter(self, header: str, value: str | None = None) -> None:
-        if header.lower() == "all":
-            self.filters.clear()
-            return
-        lname = header.lower()
-        self.filters = [
-            (h, v) for h, v in self.filters if not (h.lower() == lname and (value is None or v == value))
-        ]
+        self.filters = delete_filters(self.filters, header, value)
 
     def passes_filters(self, event: Event) -> bool:
         return filters_accept(self.filters, event.get)

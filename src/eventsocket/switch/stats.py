@@ -7,6 +7,7 @@ the call layer counts sessions in and out, the core and the ``status`` command r
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -22,7 +23,7 @@ class SessionStats:
     sps_max: int = 30
     sps_peak: int = 0
     sps_peak_five_min: int = 0
-    _created: list[float] = field(default_factory=list)
+    _created: deque[float] = field(default_factory=deque)
 
     def session_created(self, now: float) -> None:
         self.count += 1
@@ -41,7 +42,7 @@ class SessionStats:
         """Sessions created in the last second."""
         created = self._created
         while created and created[0] < now - 1.0:
-            created.pop(0)
+            created.popleft()
         return len(created)
 
 
