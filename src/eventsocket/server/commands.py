@@ -215,8 +215,7 @@ def api_reply(command: str, output: str | None) -> bytes:
     """The ``api/response`` for ``output``: FreeSWITCH's texts for an unknown command (None)
     and for a command that printed nothing."""
     if output:
-        data = output.encode("utf-8", "surrogateescape")
-        return b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(data), data)
+        return api_response_frame(output)
     if output is None:
         return api_response_frame(f"-ERR {command.strip()} Command not found!\n")
     return api_response_frame("-ERR no reply\n")

@@ -236,8 +236,7 @@ class Connection(asyncio.Protocol):
                 transport.write(answer)
             self._replied()
         else:
-            self._busy = True
-            self._task = asyncio.ensure_future(self._finish(answer))
+            self._wait_for(answer)
             return
         if self._events or self._logs:
             self._flush_now()  # what the command caused follows its reply at once
@@ -354,8 +353,7 @@ class Connection(asyncio.Protocol):
             if core.actions:
                 self._run_actions()
             if pending is not None:
-                self._busy = True
-                self._task = asyncio.ensure_future(self._finish(pending))
+                self._wait_for(pending)
                 break
         self._write_out()
         if self._reading_paused:
@@ -370,6 +368,11 @@ class Connection(asyncio.Protocol):
             # events the commands caused follow their replies at once; the hold after a
             # reply only delays events that are fired later
             self._flush_now()
+
+    def _wait_for(self, pending: Awaitable[None]) -> None:
+        """A command waits: the connection is busy (later requests queue) until it is done."""
+        self._busy = True
+        self._task = asyncio.ensure_future(self._finish(pending))
 
     async def _finish(self, pending: Awaitable[None]) -> None:
         try:

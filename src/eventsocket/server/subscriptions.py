@@ -66,14 +66,12 @@ class Subscriptions:
 
     def accepts(self, event: Event) -> bool:
         """FreeSWITCH's order: delivery on, type (and subclass), filters, myevents."""
-        if not self.enabled:
+        name = event.name
+        if not self.wants(name):
             return False
-        types = self.types
-        if ALL not in types:
-            if event.name not in types:
-                return False
-            if event.name == CUSTOM and event.subclass and event.subclass not in self.subclasses:
-                return False
+        subclass = event.subclass
+        if name == CUSTOM and subclass and subclass not in self.subclasses and ALL not in self.types:
+            return False
         if self.filters and not self.passes_filters(event):
             return False
         if self.myevents:

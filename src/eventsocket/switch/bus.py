@@ -98,15 +98,15 @@ class EventBus:
         event it is not built at all, but its sequence number is still taken, so the
         numbering is the same whether or not anyone listens.
         """
-        if self._listeners and (name is None or self.wanted(name)):
+        if not self.skipped(name):
             self.fire(build())
-        else:
-            self._sequence += 1
 
-    def skipped(self, name: str) -> bool:
-        """True when nobody wants an event named ``name``: its sequence number is taken and
-        it need not be built (:meth:`fire_new` without the closure, for hot paths)."""
-        if self._listeners and self.wanted(name):
+    def skipped(self, name: str | None) -> bool:
+        """True when nobody would receive an event named ``name`` (None: of any name): its
+        sequence number is taken and it need not be built (:meth:`fire_new` without the
+        closure, for hot paths)."""
+        wanted = self.wanted(name) if name is not None else bool(self._listeners)
+        if wanted:
             return False
         self._sequence += 1
         return True

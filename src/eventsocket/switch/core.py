@@ -85,9 +85,6 @@ class ApiRegistry:
 
     def __init__(self) -> None:
         self._commands: dict[str, ApiCommand] = {}
-        #: the command registered under exactly this (lower-case) name: :meth:`get` without
-        #: the case folding, for the lookup done at every ``api``
-        self.get_exact: Callable[[str], ApiCommand | None] = self._commands.get
 
     def add(self, name: str, description: str, syntax: str, module: str, function: ApiFunction) -> None:
         self._commands[name.lower()] = ApiCommand(name, description, syntax, module, function)
@@ -104,7 +101,9 @@ class ApiRegistry:
         return decorate
 
     def get(self, name: str) -> ApiCommand | None:
-        return self._commands.get(name.lower())
+        # names are nearly always sent in lower case already: fold only when that misses
+        commands = self._commands
+        return commands.get(name) or commands.get(name.lower())
 
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._commands
@@ -356,8 +355,7 @@ class SwitchCore:
         """
         command = command.strip()
         args = args.strip()
-        api = self.api
-        entry = api.get_exact(command) or api.get(command)
+        entry = self.api.get(command)
         if entry is None:
             self._fire_api_event(command, args)
             return None
@@ -492,7 +490,8 @@ class SwitchCore:
     # -- events, for the event socket server (eventsocket.server.backend.SwitchBackend) ------------
 
     def open_event_feed(self, listener: Callable[[Event], None]) -> BusFeed:
-        """Every event, to ``listener``: the socket selects for itself, so a feed needs no updates."""
+        """Events to ``listener``; the feed tells the bus which names the socket's selection may
+        accept, so the others are not built (the socket still checks every event it gets)."""
         from eventsocket.switch.control import BusFeed
 
         return BusFeed(self.bus, listener)
